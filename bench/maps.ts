@@ -1,0 +1,103 @@
+/**
+ * The `maps` scenario of ../shared/anchors: a 65,536-entry HASH u32 -> u64 (the `hmap` of
+ * anchors/bpf/maps.bpf.o: same type, sizes, flags), 1,000,000 updates and lookups, then full
+ * dumps by get_next_key + lookup and by BPF_MAP_LOOKUP_BATCH, each verified.
+ *
+ * api=raw: caller-provided byte buffers, reused across calls; no codec.
+ */
+import { BpfMap } from '../src/index.js';
+import { mapGetNextKey, mapLookupElem } from '../src/sys/index.js';
+import { emit, envNumber, now } from './common.js';
+
+const HMAP_ENTRIES = 65536;
+
+export function mapsScenario(): boolean {
+  const ops = envNumber('ANCHOR_MAP_OPS', 1_000_000);
+  const dumpRounds = envNumber('ANCHOR_DUMP_ROUNDS', 5);
+  using map = BpfMap.create({ type: 'HASH', keySize: 4, valueSize: 8, maxEntries: HMAP_ENTRIES, name: 'hmap' });
+  const key = new Uint8Array(4);
+  const val = new Uint8Array(8);
+  const kv = new DataView(key.buffer);
+  // u64 values as two u32 halves: BigInt would allocate per operation.
+  const vw = new Uint32Array(val.buffer);
+  const TWO32 = 2 ** 32;
+  let allOk = true;
+
+  // update x ops
+  let t0 = now();
+  for (let i = 0; i < ops; i++) {
+    kv.setUint32(0, i & (HMAP_ENTRIES - 1), true);
+    vw[0] = i >>> 0;
+    vw[1] = Math.floor(i / TWO32);
+    map.update(key, val);
+  }
+  let t1 = now();
+  const last = new Float64Array(HMAP_ENTRIES);
+  for (let i = 0; i < ops; i++) last[i & (HMAP_ENTRIES - 1)] = i;
+  emit('map_update_ops_per_s', ops / (t1 - t0), 'raw', true, { ops, ns_per_op: ((t1 - t0) * 1e9) / ops });
+
+  // lookup x ops, each value checked against the last value written
+  let bad = 0;
+  t0 = now();
+  for (let i = 0; i < ops; i++) {
+    const k = i & (HMAP_ENTRIES - 1);
+    kv.setUint32(0, k, true);
+    if (!map.lookupInto(key, val) || vw[0]! + vw[1]! * TWO32 !== last[k]) bad++;
+  }
+  t1 = now();
+  emit('map_lookup_ops_per_s', ops / (t1 - t0), 'raw', bad === 0, { ops, ns_per_op: ((t1 - t0) * 1e9) / ops });
+  allOk &&= bad === 0;
+
+  let expectSum = 0;
+  for (let k = 0; k < HMAP_ENTRIES; k++) expectSum += last[k]!;
+
+  // full dump via get_next_key + lookup, reusing two key buffers
+  bad = 0;
+  const fd = map.fd.value;
+  t0 = now();
+  for (let r = 0; r < dumpRounds; r++) {
+    let prev: Uint8Array | null = null;
+    let next: Uint8Array = new Uint8Array(4);
+    let spare: Uint8Array = new Uint8Array(4);
+    let n = 0;
+    let sum = 0;
+    while (mapGetNextKey(fd, prev, next)) {
+      if (!mapLookupElem(fd, next, val)) bad++;
+      sum += vw[0]! + vw[1]! * TWO32;
+      n++;
+      const t = spare;
+      spare = prev ?? new Uint8Array(4);
+      prev = next;
+      next = t;
+    }
+    if (n !== HMAP_ENTRIES || sum !== expectSum) bad++;
+  }
+  t1 = now();
+  emit('map_iterate_entries_per_s', (dumpRounds * HMAP_ENTRIES) / (t1 - t0), 'raw', bad === 0, {
+    entries: HMAP_ENTRIES,
+    rounds: dumpRounds,
+    ms_per_dump: ((t1 - t0) * 1e3) / dumpRounds,
+  });
+  allOk &&= bad === 0;
+
+  // full dump via BPF_MAP_LOOKUP_BATCH (count = 65536: one call returns everything)
+  bad = 0;
+  const keys = new Uint8Array(HMAP_ENTRIES * 4);
+  const values = new Uint8Array(HMAP_ENTRIES * 8);
+  const valueWords = new Uint32Array(values.buffer);
+  t0 = now();
+  for (let r = 0; r < dumpRounds; r++) {
+    const n = map.batchLookup(keys, values);
+    let sum = 0;
+    for (let i = 0; i < n; i++) sum += valueWords[2 * i]! + valueWords[2 * i + 1]! * TWO32;
+    if (n !== HMAP_ENTRIES || sum !== expectSum) bad++;
+  }
+  t1 = now();
+  emit('map_batch_dump_entries_per_s', (dumpRounds * HMAP_ENTRIES) / (t1 - t0), 'raw', bad === 0, {
+    entries: HMAP_ENTRIES,
+    rounds: dumpRounds,
+    ms_per_dump: ((t1 - t0) * 1e3) / dumpRounds,
+  });
+  allOk &&= bad === 0;
+  return allOk;
+}

@@ -1,0 +1,63 @@
+/**
+ * Shared test helpers for kernel tests: environment checks and leak accounting.
+ */
+import { readdirSync, existsSync, mkdirSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+
+/** Number of open file descriptors of this process. */
+export function openFdCount(): number {
+  return readdirSync('/proc/self/fd').length;
+}
+
+export function isRoot(): boolean {
+  return process.getuid?.() === 0;
+}
+
+/** Reason to skip kernel tests, or undefined when bpf() is usable here. */
+export function kernelSkipReason(): string | undefined {
+  if (process.platform !== 'linux') return 'not Linux';
+  if (!isRoot()) return 'needs root (bpf() with CAP_BPF/CAP_SYS_ADMIN)';
+  return undefined;
+}
+
+/** Ensures bpffs is mounted at /sys/fs/bpf (CI mounts it; this is for local runs). */
+export function ensureBpffs(): string {
+  const dir = '/sys/fs/bpf';
+  const mounts = execFileSync('cat', ['/proc/mounts'], { encoding: 'utf8' });
+  if (!mounts.split('\n').some((l) => l.split(' ')[1] === dir && l.split(' ')[2] === 'bpf')) {
+    if (!existsSync(dir)) mkdirSync(dir, { recursive: true });
+    execFileSync('mount', ['-t', 'bpf', 'bpf', dir]);
+  }
+  return dir;
+}
+
+/** A unique name for pins, namespaces and links made by one test. */
+export function uniqueName(prefix: string): string {
+  return `${prefix}_${process.pid}_${Math.floor(Math.random() * 1e6)}`;
+}
+
+/** Ids of all BPF programs/maps/links on the system, via bpftool (an independent observer). */
+export function bpftoolIds(kind: 'prog' | 'map' | 'link'): number[] {
+  const out = execFileSync('bpftool', ['-j', kind, 'list'], { encoding: 'utf8' });
+  return (JSON.parse(out || '[]') as { id: number }[]).map((x) => x.id);
+}
+
+export function u32(n: number): Uint8Array {
+  const b = new Uint8Array(4);
+  new DataView(b.buffer).setUint32(0, n, true);
+  return b;
+}
+
+export function u64(n: bigint | number): Uint8Array {
+  const b = new Uint8Array(8);
+  new DataView(b.buffer).setBigUint64(0, BigInt(n), true);
+  return b;
+}
+
+export function readU64(b: Uint8Array, off = 0): bigint {
+  return new DataView(b.buffer, b.byteOffset, b.byteLength).getBigUint64(off, true);
+}
+
+export function readU32(b: Uint8Array, off = 0): number {
+  return new DataView(b.buffer, b.byteOffset, b.byteLength).getUint32(off, true);
+}
