@@ -1,6 +1,7 @@
 // Test program for src/asm: atomics (add/or/and/xor, fetch forms, xchg, cmpxchg), 32-bit ALU,
 // 32-bit jumps, ring buffer helpers. Compiled with (from this directory):
 //   clang-19 -O2 -g -target bpf -mcpu=v3 -c atomics.bpf.c -o atomics.bpf.o
+// cflags: -mcpu=v3
 #include "common.h"
 
 char LICENSE[] SEC("license") = "GPL";

@@ -2,6 +2,7 @@
 // Compiled with (from this directory):
 //   clang-19 -O2 -g -target bpf -c basic.bpf.c -o basic.bpf.o
 //   clang-19 -O2 -g -target bpfeb -c basic.bpf.c -o basic.bpfeb.o
+// target: bpfeb
 #include "common.h"
 
 char LICENSE[] SEC("license") = "GPL";

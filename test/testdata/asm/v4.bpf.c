@@ -1,6 +1,7 @@
 // Test program for src/asm: cpu v4 instructions: signed division and modulo, sign-extending
 // loads and moves, unconditional byte swaps. Compiled with (from this directory):
 //   clang-19 -O2 -g -target bpf -mcpu=v4 -c v4.bpf.c -o v4.bpf.o
+// cflags: -mcpu=v4
 #include "common.h"
 
 char LICENSE[] SEC("license") = "GPL";

@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Compiles every test/testdata/**/*.bpf.c with clang-19 into the .o files committed beside it,
+# so tests run without clang. Per-file options come from comment lines in the source:
+#   // cflags: -mcpu=v4          extra clang flags
+#   // target: bpfeb             also build NAME.bpfeb.o for that target
+# Paths in the debug info are made relative (-fdebug-prefix-map), so the output is the same in
+# any checkout. With --check, rebuilds into a temporary directory and fails if any committed
+# object differs from what the source compiles to. Directories may be named to limit the run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+CLANG=${CLANG:-clang-19}
+check=0
+if [ "${1:-}" = "--check" ]; then check=1; shift; fi
+dirs=("$@")
+[ ${#dirs[@]} -gt 0 ] || dirs=(test/testdata)
+status=0
+root=$PWD
+out_for() { if [ $check = 1 ]; then echo "$tmp/$(echo "$1" | tr / _)"; else echo "$root/$1"; fi; }
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+while IFS= read -r src; do
+  dir=$(dirname "$src")
+  base=${src%.bpf.c}
+  extra=$(sed -n 's|^// cflags: ||p' "$src" | head -1)
+  targets="bpfel $(sed -n 's|^// target: ||p' "$src" | head -1)"
+  for t in $targets; do
+    obj="$base.bpf.o"
+    [ "$t" = bpfel ] || obj="$base.$t.o"
+    dest=$(out_for "$obj")
+    # shellcheck disable=SC2086
+    if ! (cd "$dir" && $CLANG -O2 -g -target "$t" -D__TARGET_ARCH_x86 -fdebug-prefix-map="$root/$dir"=. -I. $extra \
+      -c "$(basename "$src")" -o "$dest.tmp"); then
+      echo "failed to compile $src for $t" >&2
+      exit 1
+    fi
+    mv "$dest.tmp" "$dest"
+    if [ $check = 1 ] && ! cmp -s "$dest" "$obj"; then
+      echo "stale: $obj does not match $src (run: npm run testdata)" >&2
+      status=1
+    fi
+  done
+done < <(find "${dirs[@]}" -name '*.bpf.c' | sort)
+exit $status

@@ -1,0 +1,140 @@
+/**
+ * `prog show|list` and `map show|list` in bpftool's text layout, or JSON with bpftool's field
+ * names (`-j`). Layout as bpftool 7.x prints it (tools/bpf/bpftool/prog.c, map.c).
+ */
+import { readFileSync } from 'node:fs';
+import { MAP_TYPE_NAMES, PROG_TYPE_NAMES, getFdById, listIds, mapInfo, progInfo, type FD, type MapInfo, type ProgInfo } from '../sys/index.js';
+
+/** A line of /proc/self/fdinfo/<fd> ("memlock", "frozen"...), as bpftool reads it. */
+export function fdinfoField(fd: number, field: string): string | undefined {
+  try {
+    const text = readFileSync(`/proc/self/fdinfo/${fd}`, 'utf8');
+    const m = new RegExp(`^${field}:\\s*(\\S+)`, 'm').exec(text);
+    return m?.[1];
+  } catch {
+    return undefined;
+  }
+}
+
+/** Load time (ns since boot) as bpftool's ISO-like local time `2026-11-22T00:35:48+0000`. */
+export function formatBootTime(ns: bigint): { text: string; epoch: number } {
+  const uptime = Number(readFileSync('/proc/uptime', 'utf8').split(' ')[0]);
+  const epoch = Math.floor(Date.now() / 1000 - uptime + Number(ns) / 1e9);
+  const d = new Date(epoch * 1000);
+  const off = -d.getTimezoneOffset();
+  const pad = (n: number, w = 2) => String(Math.abs(n)).padStart(w, '0');
+  const local = new Date(epoch * 1000 + off * 60000);
+  const text =
+    `${local.getUTCFullYear()}-${pad(local.getUTCMonth() + 1)}-${pad(local.getUTCDate())}T` +
+    `${pad(local.getUTCHours())}:${pad(local.getUTCMinutes())}:${pad(local.getUTCSeconds())}` +
+    `${off >= 0 ? '+' : '-'}${pad(Math.floor(Math.abs(off) / 60))}${pad(Math.abs(off) % 60)}`;
+  return { text, epoch };
+}
+
+export function progTypeName(t: number): string {
+  return PROG_TYPE_NAMES[t] || `type ${t}`;
+}
+export function mapTypeName(t: number): string {
+  return MAP_TYPE_NAMES[t] || `type ${t}`;
+}
+
+export function progPlain(fd: number, info: ProgInfo): string {
+  let s = `${info.id}: ${progTypeName(info.type)}  `;
+  if (info.name) s += `name ${info.name}  `;
+  s += `tag ${info.tag}`;
+  if (info.gplCompatible) s += '  gpl';
+  if (info.runTimeNs) s += ` run_time_ns ${info.runTimeNs} run_cnt ${info.runCnt}`;
+  if (info.recursionMisses) s += ` recursion_misses ${info.recursionMisses}`;
+  s += '\n';
+  if (info.loadTime) s += `\tloaded_at ${formatBootTime(info.loadTime).text}  uid ${info.createdByUid}\n`;
+  s += `\txlated ${info.xlatedProgLen}B`;
+  s += info.jitedProgLen ? `  jited ${info.jitedProgLen}B` : '  not jited';
+  const memlock = fdinfoField(fd, 'memlock');
+  if (memlock) s += `  memlock ${memlock}B`;
+  if (info.mapIds.length) s += `  map_ids ${info.mapIds.join(',')}`;
+  s += '\n';
+  if (info.btfId) s += `\tbtf_id ${info.btfId}\n`;
+  return s;
+}
+
+export function progJson(fd: number, info: ProgInfo): Record<string, unknown> {
+  const o: Record<string, unknown> = { id: info.id, type: progTypeName(info.type) };
+  if (info.name) o.name = info.name;
+  o.tag = info.tag;
+  o.gpl_compatible = info.gplCompatible;
+  if (info.runTimeNs) {
+    o.run_time_ns = Number(info.runTimeNs);
+    o.run_cnt = Number(info.runCnt);
+  }
+  if (info.recursionMisses) o.recursion_misses = Number(info.recursionMisses);
+  if (info.loadTime) {
+    o.loaded_at = formatBootTime(info.loadTime).epoch;
+    o.uid = info.createdByUid;
+  }
+  o.bytes_xlated = info.xlatedProgLen;
+  o.jited = info.jitedProgLen > 0;
+  if (info.jitedProgLen) o.bytes_jited = info.jitedProgLen;
+  const memlock = fdinfoField(fd, 'memlock');
+  if (memlock) o.bytes_memlock = Number(memlock);
+  if (info.mapIds.length) o.map_ids = info.mapIds;
+  if (info.btfId) o.btf_id = info.btfId;
+  return o;
+}
+
+export function mapPlain(fd: number, info: MapInfo): string {
+  let s = `${info.id}: ${mapTypeName(info.type)}  `;
+  if (info.name) s += `name ${info.name}  `;
+  s += `flags 0x${info.flags.toString(16)}`;
+  s += '\n';
+  s += `\tkey ${info.keySize}B  value ${info.valueSize}B  max_entries ${info.maxEntries}`;
+  const memlock = fdinfoField(fd, 'memlock');
+  if (memlock) s += `  memlock ${memlock}B`;
+  s += '\n';
+  if (fdinfoField(fd, 'frozen') === '1') s += '\tfrozen\n';
+  if (info.btfId) s += `\tbtf_id ${info.btfId}\n`;
+  return s;
+}
+
+export function mapJson(fd: number, info: MapInfo): Record<string, unknown> {
+  const o: Record<string, unknown> = { id: info.id, type: mapTypeName(info.type) };
+  if (info.name) o.name = info.name;
+  o.flags = info.flags;
+  o.bytes_key = info.keySize;
+  o.bytes_value = info.valueSize;
+  o.max_entries = info.maxEntries;
+  const memlock = fdinfoField(fd, 'memlock');
+  if (memlock) o.bytes_memlock = Number(memlock);
+  o.frozen = Number(fdinfoField(fd, 'frozen') ?? 0);
+  if (info.btfId) o.btf_id = info.btfId;
+  return o;
+}
+
+/** Opens every object of a kind (skipping ones that vanish meanwhile) and formats it. */
+export function showAll<T>(kind: 'prog' | 'map', ids: number[] | undefined, fmt: (fd: FD) => T): T[] {
+  const out: T[] = [];
+  for (const id of ids ?? listIds(kind)) {
+    let fd: FD;
+    try {
+      fd = getFdById(kind, id);
+    } catch (e) {
+      if ((e as { code?: string }).code === 'ENOENT' && !ids) continue; // went away
+      throw e;
+    }
+    try {
+      out.push(fmt(fd));
+    } finally {
+      fd.close();
+    }
+  }
+  return out;
+}
+
+export function showPrograms(json: boolean, ids?: number[]): string {
+  if (json) return JSON.stringify(showAll('prog', ids, (fd) => progJson(fd.value, progInfo(fd.value))));
+  return showAll('prog', ids, (fd) => progPlain(fd.value, progInfo(fd.value))).join('');
+}
+
+export function showMaps(json: boolean, ids?: number[]): string {
+  if (json) return JSON.stringify(showAll('map', ids, (fd) => mapJson(fd.value, mapInfo(fd.value))));
+  return showAll('map', ids, (fd) => mapPlain(fd.value, mapInfo(fd.value))).join('');
+}
