@@ -26,7 +26,7 @@ if (files.length === 0) {
 }
 // Kernel tests share global state (tracefs, veths, the fd table of bpftool comparisons), so
 // files run two at a time: this machine has two cores, and it keeps the suite short.
-const r = spawnSync(process.execPath, ['--test', '--test-concurrency=2', '--test-timeout=300000', ...files], {
+const r = spawnSync(process.execPath, ['--expose-gc', '--test', '--test-concurrency=2', '--test-timeout=300000', ...files], {
   stdio: 'inherit',
   cwd: root,
 });

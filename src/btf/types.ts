@@ -214,6 +214,12 @@ export interface BtfFeatures {
   typeTag: boolean;
   /** ENUM64 and signed enums (6.0+). */
   enum64: boolean;
+  /**
+   * DATASEC names starting with '?' (libbpf probes this as FEAT_BTF_QMARK_DATASEC; older
+   * kernels reject them); when false the marshaller renames them '_...'. Optional: undefined
+   * means supported.
+   */
+  qmarkDatasec?: boolean;
 }
 
 export const ALL_BTF_FEATURES: BtfFeatures = Object.freeze({
@@ -224,4 +230,5 @@ export const ALL_BTF_FEATURES: BtfFeatures = Object.freeze({
   declTag: true,
   typeTag: true,
   enum64: true,
+  qmarkDatasec: true,
 });
