@@ -9,6 +9,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 CLANG=${CLANG:-clang-19}
+# <linux/bpf.h> includes <asm/types.h>, which Debian keeps under the multiarch directory.
+MULTIARCH_INC=/usr/include/$(gcc -print-multiarch 2>/dev/null || echo x86_64-linux-gnu)
 check=0
 if [ "${1:-}" = "--check" ]; then check=1; shift; fi
 dirs=("$@")
@@ -28,7 +30,7 @@ while IFS= read -r src; do
     [ "$t" = bpfel ] || obj="$base.$t.o"
     dest=$(out_for "$obj")
     # shellcheck disable=SC2086
-    if ! (cd "$dir" && $CLANG -O2 -g -target "$t" -D__TARGET_ARCH_x86 -fdebug-prefix-map="$root/$dir"=. -I. $extra \
+    if ! (cd "$dir" && $CLANG -O2 -g -target "$t" -D__TARGET_ARCH_x86 -fdebug-prefix-map="$root/$dir"=. -I. -I"$MULTIARCH_INC" $extra \
       -c "$(basename "$src")" -o "$dest.tmp"); then
       echo "failed to compile $src for $t" >&2
       exit 1
