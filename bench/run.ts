@@ -1,6 +1,6 @@
 /**
  * `npm run bench -- [scenario...]`: runs benchmark scenarios and prints anchor lines.
- * Pins itself to ANCHOR_CPU (default 0) like the anchors do, by re-executing under taskset.
+ * Pins its main thread to ANCHOR_CPU (default 0) like the anchors pin their consumer.
  * Exits non-zero if any line had ok=0.
  */
 import { spawnSync } from 'node:child_process';
@@ -15,16 +15,19 @@ const scenarios: Record<string, () => boolean | Promise<boolean>> = {
   },
 };
 
+/**
+ * Pins the main thread (tid = pid) to ANCHOR_CPU, as the anchors pin their consumer thread.
+ * Only the main thread: `taskset -c` on the whole process would also put V8's compiler and
+ * GC threads and libuv's pool on that CPU, where they compete with the thread being measured
+ * (the single-threaded C anchor has no such threads).
+ */
+function pinMainThread(cpu: string): void {
+  const r = spawnSync('taskset', ['-p', '-c', cpu, String(process.pid)], { stdio: 'ignore' });
+  if (r.error || r.status !== 0) console.error(`bench: could not pin the main thread to CPU ${cpu}; running unpinned`);
+}
+
 async function main(): Promise<number> {
-  const cpu = process.env.ANCHOR_CPU ?? '0';
-  if (!process.env.EBPF_TS_BENCH_PINNED) {
-    const r = spawnSync('taskset', ['-c', cpu, process.execPath, '--expose-gc', ...process.argv.slice(1)], {
-      stdio: 'inherit',
-      env: { ...process.env, EBPF_TS_BENCH_PINNED: '1' },
-    });
-    if (r.error) console.error(`bench: taskset unavailable (${r.error.message}); running unpinned`);
-    else return r.status ?? 1;
-  }
+  pinMainThread(process.env.ANCHOR_CPU ?? '0');
   const only = (process.env.ANCHOR_ONLY ?? '').split(',').filter(Boolean);
   let names = process.argv.slice(2);
   if (names.length === 0) names = only.length ? only : Object.keys(scenarios);

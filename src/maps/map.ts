@@ -81,6 +81,8 @@ export class BpfMap {
   readonly userValueSize: number;
   #id: number | undefined;
   #pinnedAt: string | undefined;
+  /** Queue, stack and bloom filter take no key (decided once: update() is a hot path). */
+  readonly #keyless: boolean;
 
   constructor(fd: FD, info: Pick<MapInfo, 'type' | 'keySize' | 'valueSize' | 'maxEntries' | 'flags' | 'name'> & { id?: number }) {
     this.fd = fd;
@@ -91,6 +93,7 @@ export class BpfMap {
     this.flags = info.flags;
     this.name = info.name;
     this.#id = info.id;
+    this.#keyless = KEYLESS.has(info.type);
     this.userValueSize = PERCPU_MAP_TYPES.has(info.type)
       ? Math.ceil(info.valueSize / 8) * 8 * possibleCpuCount()
       : info.valueSize;
@@ -194,7 +197,7 @@ export class BpfMap {
   }
 
   #keyArg(key: Uint8Array | null): Uint8Array | null {
-    if (KEYLESS.has(this.type)) {
+    if (this.#keyless) {
       if (key !== null && key.byteLength !== 0) throw new ArgumentError(`${this.#what()} (${this.typeName}) takes no key`, 'ERR_KEY_SIZE');
       return null;
     }
