@@ -82,11 +82,12 @@ export function writeCDeclaration(type: Type, name = ''): string {
 /**
  * A short C spelling of a type, for messages and doc comments: `struct task_struct *`,
  * `char[16]`, `int (*)(struct sk_buff *)`; anonymous types as `struct {...}`; names as in BTF.
+ * With `name`, a declaration of it: `void (*work_fn)(struct work *)`.
  */
-export function cTypeName(type: Type): string {
+export function cTypeName(type: Type, name = ''): string {
   // Brief declarations keep no state: one writer serves every call.
   briefWriter ??= new CWriter({ typeTags: false, brief: true });
-  return briefWriter.declaration(type, '', 0);
+  return briefWriter.declaration(type, name, 0);
 }
 
 let briefWriter: CWriter | undefined;
@@ -160,7 +161,7 @@ function pow2Floor(n: number): number {
   return p;
 }
 
-/** Whether a member is a bitfield; old-style BTF encodes them as an INT with fewer bits. */
+/** A member's bitfield width, 0 if it isn't one (old-style BTF: an INT with fewer bits). */
 function bitfieldWidth(m: Member): number {
   if (m.bitfieldSize) return m.bitfieldSize;
   const r = skipAliases(m.type);
@@ -449,6 +450,7 @@ class CWriter {
       return;
     }
     if (state === State.Done && (viaPtr || this.complete.has(t))) return;
+    if (state === State.None) skipAliases(t); // throws for a typedef/qualifier cycle
     const saved = this.container;
     this.container = null; // a top-level line of its own: forward declarations are needed
     this.defined.set(t, State.Busy);
@@ -470,7 +472,7 @@ class CWriter {
     this.flush(this.withFrame(() => this.need(t.target, true)));
     this.container = saved;
     const name = this.identName(t);
-    if (name === '__builtin_va_list') return; // a compiler built-in
+    if (t.name === '__builtin_va_list') return; // a compiler built-in
     if (t.target.kind === 'void' && name === '__gnuc_va_list') {
       // Old GCC wrote this typedef with a void target.
       this.chunks.push('typedef __builtin_va_list __gnuc_va_list;\n\n');

@@ -42,6 +42,7 @@
  *
  * The same input gives byte-identical output.
  */
+import { FormatError } from '../errors.js';
 import { cTypeName } from './c_writer.js';
 import type { DatasecType, EnumType, IntType, Member, RefType, StructType, Type } from './types.js';
 
@@ -78,7 +79,7 @@ function resolveAliases(t: Type): Type {
       return t;
     }
   }
-  throw new RangeError(`BTF type [${t.id}]: typedef/qualifier chain too long (a cycle?)`);
+  throw new FormatError('ERR_BTF', `BTF type [${t.id}]: typedef/qualifier chain too long (a cycle?)`);
 }
 
 function skipQualifiers(t: Type): Type {
@@ -86,7 +87,7 @@ function skipQualifiers(t: Type): Type {
     if (t.kind === 'const' || t.kind === 'volatile' || t.kind === 'restrict' || t.kind === 'type_tag') t = t.target;
     else return t;
   }
-  throw new RangeError(`BTF type [${t.id}]: qualifier chain too long (a cycle?)`);
+  throw new FormatError('ERR_BTF', `BTF type [${t.id}]: qualifier chain too long (a cycle?)`);
 }
 
 /** The JavaScript representation of a value of C type `type` (typedefs and qualifiers skipped). */
@@ -159,8 +160,9 @@ export function tsTypeName(cName: string): string {
  */
 const RESERVED_NAMES = ['Uint8Array'];
 
-/** Words that can't name a `const`. */
+/** Words that can't name a `const` (or that TypeScript won't let a module redeclare). */
 const JS_RESERVED = new Set([
+  'Infinity', 'NaN', 'globalThis', 'undefined',
   'arguments', 'await', 'break', 'case', 'catch', 'class', 'const', 'continue', 'debugger', 'default',
   'delete', 'do', 'else', 'enum', 'eval', 'export', 'extends', 'false', 'finally', 'for', 'function',
   'if', 'implements', 'import', 'in', 'instanceof', 'interface', 'let', 'new', 'null', 'package',
@@ -252,7 +254,8 @@ class TsWriter {
         break;
       }
       case 'typedef':
-        this.enqueue(t);
+        // Typedefs of functions and void have no values: nothing to declare.
+        if (tsTypeFor(t).kind !== 'none') this.enqueue(t);
         break;
       case 'datasec':
         if (TsWriter.isDataSection(t)) this.enqueue(t);
@@ -338,7 +341,7 @@ class TsWriter {
   private structDecl(t: StructType, cName: string, owner: Named): string {
     const name = this.nameOf(owner);
     let s = `\n${comment(`${cName}, ${bytes(t.size)}`)}\nexport interface ${name} `;
-    s += this.objectType(t, '');
+    s += this.objectType(t, '', 0);
     return s + '\n';
   }
 
@@ -354,7 +357,7 @@ class TsWriter {
       // An object's sections have size 0 and offsets 0 until the loader fixes them up.
       const where = t.size ? `offset ${v.offset}, ` : '';
       s += `  ${comment(`${where}${TsWriter.cType(vt)}`)}\n`;
-      s += `  ${key}: ${this.typeText(tsTypeFor(vt), vt, '  ')};\n`;
+      s += `  ${key}: ${this.typeText(tsTypeFor(vt), vt, '  ', 0)};\n`;
     }
     return s + '}\n';
   }
@@ -385,7 +388,7 @@ class TsWriter {
     const target = skipQualifiers(t.target);
     if (!target.name && this.namedBy.get(target) === t) {
       // The typedef names an anonymous type: declare that type under the typedef's name.
-      const c = `typedef ${TsWriter.cType(t.target)} ${t.name}`;
+      const c = `typedef ${cTypeName(t.target, t.name)}`;
       if (target.kind === 'struct' || target.kind === 'union') return this.structDecl(target, c, t);
       if (target.kind === 'enum' || target.kind === 'enum64') return this.enumDecl(target, c, t);
     }
@@ -394,8 +397,8 @@ class TsWriter {
     const name = this.nameOf(t);
     // Sharing its target's name (`typedef struct foo foo`): nothing to declare.
     if (this.naming && target.kind !== 'typedef' && this.queued.has(target) && this.names.get(target) === name) return '';
-    const text = this.typeText(m, t.target, '');
-    return `\n${comment(`typedef ${TsWriter.cType(t.target)} ${t.name}`)}\nexport type ${name} = ${text};\n`;
+    const text = this.typeText(m, t.target, '', 0);
+    return `\n${comment(`typedef ${cTypeName(t.target, t.name)}`)}\nexport type ${name} = ${text};\n`;
   }
 
   private static cType(t: Type): string {
@@ -410,34 +413,35 @@ class TsWriter {
   }
 
   /** `{ ...members... }` of a struct or union, anonymous members flattened. */
-  private objectType(t: StructType, indent: string): string {
+  private objectType(t: StructType, indent: string, depth: number): string {
     const lines: string[] = [];
     const seen = new Set<string>();
-    this.members(t, 0, indent + '  ', lines, seen, 0);
+    this.members(t, 0, indent + '  ', lines, seen, depth);
     if (lines.length === 0) return '{}';
     return `{\n${lines.join('')}${indent}}`;
   }
 
   private members(t: StructType, base: number, indent: string, out: string[], seen: Set<string>, depth: number): void {
-    if (depth > MAX_DEPTH) throw new RangeError(`BTF type [${t.id}]: anonymous members nested too deep`);
+    if (depth > MAX_DEPTH) throw new FormatError('ERR_BTF', `BTF type [${t.id}]: anonymous types nested too deep (a cycle?)`);
     for (const m of t.members) {
       const off = base + m.bitOffset;
       const mt = resolveAliases(m.type);
       if (!m.name) {
         // C11 anonymous struct/union: its members are the container's.
-        if ((mt.kind === 'struct' || mt.kind === 'union') && !this.namedBy.has(mt)) this.members(mt, off, indent, out, seen, depth + 1);
+        if (mt.kind === 'struct' || mt.kind === 'union') this.members(mt, off, indent, out, seen, depth + 1);
         continue;
       }
       const where = m.bitfieldSize
         ? `offset ${Math.floor(off / 8)} bit ${off % 8}, ${TsWriter.cType(m.type)}: ${m.bitfieldSize}`
         : `offset ${off % 8 ? `${Math.floor(off / 8)} bit ${off % 8}` : off / 8}, ${TsWriter.cType(m.type)}`;
       out.push(`${indent}${comment(where)}\n`);
-      out.push(`${indent}${TsWriter.uniqueKey(seen, m.name)}: ${this.typeText(tsMemberTypeFor(m), m.type, indent)};\n`);
+      out.push(`${indent}${TsWriter.uniqueKey(seen, m.name)}: ${this.typeText(tsMemberTypeFor(m), m.type, indent, depth + 1)};\n`);
     }
   }
 
   /** The TS type of a value, given its mapping. */
-  private typeText(m: TsMapping, type: Type, indent: string): string {
+  private typeText(m: TsMapping, type: Type, indent: string, depth: number): string {
+    if (depth > MAX_DEPTH) throw new FormatError('ERR_BTF', `BTF type [${type.id}]: types nested too deep (a cycle?)`);
     switch (m.kind) {
       case 'boolean':
         return 'boolean';
@@ -449,7 +453,7 @@ class TsWriter {
       case 'bytes':
         return 'Uint8Array';
       case 'array': {
-        const inner = this.typeText(tsTypeFor(m.element), m.element, indent);
+        const inner = this.typeText(tsTypeFor(m.element), m.element, indent, depth + 1);
         return `${inner}[]`;
       }
       case 'enum': {
@@ -466,7 +470,7 @@ class TsWriter {
         if (s.name) return this.nameOf(s);
         const td = this.namedBy.get(s);
         if (td) return this.nameOf(td);
-        return this.objectType(s, indent);
+        return this.objectType(s, indent, depth + 1);
       }
       case 'none':
         return 'never';
