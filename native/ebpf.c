@@ -109,42 +109,57 @@ static napi_value js_bpf(napi_env env, napi_callback_info info) {
   return make_int(env, r < 0 ? -errno : r);
 }
 
-/* The registered request buffer: one per process, its pointer resolved once, so that the
- * hot path (map lookups and updates) passes two integers across the N-API boundary. */
-static void *scratch_ptr;
-static size_t scratch_len;
-static napi_ref scratch_ref;
+/* The registered request buffer, its pointer resolved once, so that the hot path (map lookups
+ * and updates) passes one integer across the N-API boundary. Kept per napi_env (instance data),
+ * so that worker threads each have their own. */
+typedef struct {
+  void *scratch_ptr;
+  size_t scratch_len;
+  napi_ref scratch_ref;
+} instance_t;
+
+static void instance_finalize(napi_env env, void *data, void *hint) {
+  (void)hint;
+  instance_t *in = data;
+  if (in->scratch_ref) napi_delete_reference(env, in->scratch_ref);
+  free(in);
+}
 
 static napi_value js_set_scratch(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1];
-  CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  instance_t *in;
+  CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, (void **)&in));
   bool is;
   CHECK(env, napi_is_arraybuffer(env, argv[0], &is));
   if (!is) return throw_type(env, "setScratch(arrayBuffer)");
-  if (scratch_ref) {
-    napi_delete_reference(env, scratch_ref);
-    scratch_ref = NULL;
+  if (in->scratch_ref) {
+    napi_delete_reference(env, in->scratch_ref);
+    in->scratch_ref = NULL;
   }
-  CHECK(env, napi_get_arraybuffer_info(env, argv[0], &scratch_ptr, &scratch_len));
-  CHECK(env, napi_create_reference(env, argv[0], 1, &scratch_ref));
+  CHECK(env, napi_get_arraybuffer_info(env, argv[0], &in->scratch_ptr, &in->scratch_len));
+  CHECK(env, napi_create_reference(env, argv[0], 1, &in->scratch_ref));
   napi_value out;
-  CHECK(env, napi_create_bigint_uint64(env, (uint64_t)(uintptr_t)scratch_ptr, &out));
+  CHECK(env, napi_create_bigint_uint64(env, (uint64_t)(uintptr_t)in->scratch_ptr, &out));
   return out;
 }
 
-/* bpfScratch(cmd, size): bpf() with attr at the start of the registered buffer. */
+/* bpfScratch(cmd | size << 8): bpf() with attr at the start of the registered buffer. The
+ * hot path of map operations: one integer argument, and the instance data arrives with the
+ * callback info, so the call costs a single napi_get_value_uint32 beyond the syscall. */
 static napi_value js_bpf_scratch(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
-  napi_value argv[2];
-  CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  int32_t cmd;
-  uint32_t size;
-  CHECK(env, napi_get_value_int32(env, argv[0], &cmd));
-  CHECK(env, napi_get_value_uint32(env, argv[1], &size));
-  if (!scratch_ptr || size > scratch_len) return throw_type(env, "no scratch buffer registered, or size too large");
-  long r = syscall(__NR_bpf, cmd, scratch_ptr, size);
-  return make_int(env, r < 0 ? -errno : r);
+  size_t argc = 1;
+  napi_value argv[1];
+  instance_t *in;
+  CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, (void **)&in));
+  uint32_t packed;
+  CHECK(env, napi_get_value_uint32(env, argv[0], &packed));
+  uint32_t cmd = packed & 0xff, size = packed >> 8;
+  if (!in->scratch_ptr || size > in->scratch_len) return throw_type(env, "no scratch buffer registered, or size too large");
+  long r = syscall(__NR_bpf, cmd, in->scratch_ptr, size);
+  napi_value out;
+  napi_create_int32(env, r < 0 ? -errno : (int32_t)r, &out);
+  return out;
 }
 
 /* addressOf(view) -> bigint: the address of a buffer's first byte, for pointer fields in
@@ -433,10 +448,13 @@ static napi_value js_poll_stop(napi_env env, napi_callback_info info) {
 }
 
 static napi_value init(napi_env env, napi_value exports) {
+  instance_t *in = calloc(1, sizeof *in);
+  if (!in) return NULL;
+  CHECK(env, napi_set_instance_data(env, in, instance_finalize, NULL));
   napi_property_descriptor props[] = {
       {"bpf", NULL, js_bpf, NULL, NULL, NULL, napi_enumerable, NULL},
-      {"setScratch", NULL, js_set_scratch, NULL, NULL, NULL, napi_enumerable, NULL},
-      {"bpfScratch", NULL, js_bpf_scratch, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"setScratch", NULL, js_set_scratch, NULL, NULL, NULL, napi_enumerable, in},
+      {"bpfScratch", NULL, js_bpf_scratch, NULL, NULL, NULL, napi_enumerable, in},
       {"addressOf", NULL, js_address_of, NULL, NULL, NULL, napi_enumerable, NULL},
       {"perfEventOpen", NULL, js_perf_event_open, NULL, NULL, NULL, napi_enumerable, NULL},
       {"ioctl", NULL, js_ioctl, NULL, NULL, NULL, napi_enumerable, NULL},

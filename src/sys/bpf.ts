@@ -130,13 +130,13 @@ export function mapLookupElem(fd: number, key: Uint8Array | null, value: Uint8Ar
     } else {
       elemAttr(fd, L_NOKEY_VALUE, 0, 0, VALUE_LO, VALUE_HI, flags);
     }
-    r = bpfScratch(BPF_CMD.BPF_MAP_LOOKUP_ELEM, 32);
+    r = bpfScratch(BPF_CMD.BPF_MAP_LOOKUP_ELEM | (32 << 8));
     if (r >= 0) fromScratch(value, VALUE_OFF);
   } else {
     const [kl, kh] = addrHalves(key);
     const [vl, vh] = addrHalves(value);
     elemAttr(fd, LAYOUT_CALLER, kl, kh, vl, vh, flags);
-    r = bpfScratch(BPF_CMD.BPF_MAP_LOOKUP_ELEM, 32);
+    r = bpfScratch(BPF_CMD.BPF_MAP_LOOKUP_ELEM | (32 << 8));
   }
   if (r >= 0) return true;
   if (-r === ENOENT) return false;
@@ -156,12 +156,12 @@ export function mapUpdateElem(fd: number, key: Uint8Array | null, value: Uint8Ar
     } else {
       elemAttr(fd, L_NOKEY_VALUE, 0, 0, VALUE_LO, VALUE_HI, flags);
     }
-    r = bpfScratch(BPF_CMD.BPF_MAP_UPDATE_ELEM, 32);
+    r = bpfScratch(BPF_CMD.BPF_MAP_UPDATE_ELEM | (32 << 8));
   } else {
     const [kl, kh] = addrHalves(key);
     const [vl, vh] = addrHalves(value);
     elemAttr(fd, LAYOUT_CALLER, kl, kh, vl, vh, flags);
-    r = bpfScratch(BPF_CMD.BPF_MAP_UPDATE_ELEM, 32);
+    r = bpfScratch(BPF_CMD.BPF_MAP_UPDATE_ELEM | (32 << 8));
   }
   if (r < 0) throw bpfError(BPF_CMD.BPF_MAP_UPDATE_ELEM, -r);
 }
@@ -176,7 +176,7 @@ export function mapDeleteElem(fd: number, key: Uint8Array, flags = 0): boolean {
     const [kl, kh] = addrHalves(key);
     elemAttr(fd, LAYOUT_CALLER, kl, kh, 0, 0, flags);
   }
-  r = bpfScratch(BPF_CMD.BPF_MAP_DELETE_ELEM, 32);
+  r = bpfScratch(BPF_CMD.BPF_MAP_DELETE_ELEM | (32 << 8));
   if (r >= 0) return true;
   if (-r === ENOENT) return false;
   throw bpfError(BPF_CMD.BPF_MAP_DELETE_ELEM, -r);
@@ -197,13 +197,13 @@ export function mapGetNextKey(fd: number, key: Uint8Array | null, next: Uint8Arr
     } else {
       elemAttr(fd, L_NOKEY_NEXT, 0, 0, NEXT_LO, NEXT_HI, 0);
     }
-    r = bpfScratch(BPF_CMD.BPF_MAP_GET_NEXT_KEY, 32);
+    r = bpfScratch(BPF_CMD.BPF_MAP_GET_NEXT_KEY | (32 << 8));
     if (r >= 0) fromScratch(next, NEXT_OFF);
   } else {
     const [kl, kh] = addrHalves(key);
     const [nl, nh] = addrHalves(next);
     elemAttr(fd, LAYOUT_CALLER, kl, kh, nl, nh, 0);
-    r = bpfScratch(BPF_CMD.BPF_MAP_GET_NEXT_KEY, 32);
+    r = bpfScratch(BPF_CMD.BPF_MAP_GET_NEXT_KEY | (32 << 8));
   }
   if (r >= 0) return true;
   if (-r === ENOENT) return false;

@@ -16,8 +16,9 @@ export interface NativeAddon {
   bpf(cmd: number, attr: ArrayBufferView | ArrayBuffer, size?: number): number;
   /** Registers the process's request buffer; returns its address. */
   setScratch(buffer: ArrayBuffer): bigint;
-  /** bpf() with attr at the start of the registered request buffer: result, or -errno. */
-  bpfScratch(cmd: number, size: number): number;
+  /** bpf() with attr at the start of the registered request buffer; the argument packs
+   *  `cmd | size << 8`. Returns the result, or -errno. */
+  bpfScratch(cmdAndSize: number): number;
   /** Address of a buffer's first byte (valid while the buffer is alive). */
   addressOf(view: ArrayBufferView | ArrayBuffer): bigint;
   perfEventOpen(attr: ArrayBufferView, pid: number, cpu: number, groupFd: number, flags: number): number;

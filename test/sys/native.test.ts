@@ -77,3 +77,36 @@ test('memlock limit: a no-op on memcg-accounting kernels, setrlimit works', { sk
   setMemlockLimit(soft, hard);
   assert.deepEqual(memlockLimit(), [soft, hard]);
 });
+
+test('a worker thread has its own request buffer: concurrent map operations do not mix', { skip }, async () => {
+  const { Worker } = await import('node:worker_threads');
+  using m = BpfMap.create({ type: 'ARRAY', keySize: 4, valueSize: 4, maxEntries: 2 });
+  // The worker hammers key 1 with 9s while this thread hammers key 0 with 7s; a shared request
+  // buffer would make one side read the other's key or value.
+  const src = `
+    const { workerData, parentPort } = require('node:worker_threads');
+    import(workerData.url).then(({ BpfMap }) => {
+      const m = BpfMap.fromId(workerData.id);
+      const k = new Uint8Array([1, 0, 0, 0]), v = new Uint8Array([9, 0, 0, 0]), out = new Uint8Array(4);
+      let bad = 0;
+      for (let i = 0; i < 200000; i++) { m.update(k, v); m.lookupInto(k, out); if (out[0] !== 9) bad++; }
+      m.close();
+      parentPort.postMessage(bad);
+    });`;
+  const w = new Worker(src, { eval: true, workerData: { url: new URL('../../src/index.js', import.meta.url).href, id: m.id } });
+  const done = new Promise<number>((resolve, reject) => {
+    w.once('message', resolve);
+    w.once('error', reject);
+  });
+  const k = u32(0);
+  const v = new Uint8Array([7, 0, 0, 0]);
+  const out = new Uint8Array(4);
+  let bad = 0;
+  for (let i = 0; i < 200000; i++) {
+    m.update(k, v);
+    m.lookupInto(k, out);
+    if (out[0] !== 7) bad++;
+  }
+  assert.equal(bad, 0, 'main thread saw only its own values');
+  assert.equal(await done, 0, 'worker saw only its own values');
+});
