@@ -25,6 +25,7 @@
  */
 import { FormatError } from '../errors.js';
 import { VOID } from './types.js';
+import { forEachChild } from './util.js';
 import type {
   EnumType,
   FuncProtoType,
@@ -255,43 +256,9 @@ class CWriter {
 
   markReferenced(types: Type[]): void {
     const ref = (t: Type) => this.referenced.add(t);
-    for (const t of types) {
-      switch (t.kind) {
-        case 'ptr':
-        case 'typedef':
-        case 'const':
-        case 'volatile':
-        case 'restrict':
-        case 'type_tag':
-        case 'decl_tag':
-          ref(t.target);
-          break;
-        case 'array':
-          ref(t.element);
-          ref(t.index);
-          break;
-        case 'struct':
-        case 'union':
-          for (const m of t.members) ref(m.type);
-          break;
-        case 'func_proto':
-          ref(t.returnType);
-          for (const p of t.params) ref(p.type);
-          break;
-        case 'func':
-          ref(t.proto);
-          break;
-        case 'var':
-          ref(t.type);
-          break;
-        case 'datasec':
-          for (const v of t.vars) ref(v.type);
-          break;
-        default:
-          break;
-      }
-    }
+    for (const t of types) forEachChild(t, ref);
   }
+
 
   emitTopLevel(t: Type): void {
     this.flush(this.withFrame(() => this.topLevel(t)));

@@ -26,11 +26,10 @@ import {
   mapUpdateBatch,
   mapUpdateElem,
   objGet,
-  objPin,
   possibleCpuCount,
   type MapInfo,
+  BpfObject,
 } from '../sys/index.js';
-import { unlinkSync } from 'node:fs';
 
 export type MapTypeName = keyof typeof MapType;
 
@@ -69,8 +68,7 @@ export interface BatchOptions {
   elemFlags?: number;
 }
 
-export class BpfMap {
-  readonly fd: FD;
+export class BpfMap extends BpfObject {
   readonly type: number;
   readonly keySize: number;
   readonly valueSize: number;
@@ -80,12 +78,11 @@ export class BpfMap {
   /** Bytes of one value as userspace sees it: per-CPU maps hold one 8-byte aligned slot per possible CPU. */
   readonly userValueSize: number;
   #id: number | undefined;
-  #pinnedAt: string | undefined;
   /** Queue, stack and bloom filter take no key (decided once: update() is a hot path). */
   readonly #keyless: boolean;
 
   constructor(fd: FD, info: Pick<MapInfo, 'type' | 'keySize' | 'valueSize' | 'maxEntries' | 'flags' | 'name'> & { id?: number }) {
-    this.fd = fd;
+    super(fd);
     this.type = info.type;
     this.keySize = info.keySize;
     this.valueSize = info.valueSize;
@@ -145,9 +142,7 @@ export class BpfMap {
   /** Opens a map pinned on bpffs. */
   static loadPinned(path: string, opts: { readOnly?: boolean; writeOnly?: boolean } = {}): BpfMap {
     const flags = (opts.readOnly ? 1 << 3 : 0) | (opts.writeOnly ? 1 << 4 : 0);
-    const m = BpfMap.fromFd(objGet(path, flags));
-    m.#pinnedAt = path;
-    return m;
+    return BpfMap.fromFd(objGet(path, flags)).pinnedFrom(path);
   }
 
   /** Ids of every map on the system. */
@@ -350,31 +345,6 @@ export class BpfMap {
   /** Makes the map read-only for userspace (5.2+); BPF programs can still write it. */
   freeze(): void {
     mapFreeze(this.fd.value);
-  }
-
-  /** Pins the map on bpffs. */
-  pin(path: string): void {
-    objPin(this.fd.value, path);
-    this.#pinnedAt = path;
-  }
-
-  /** Removes the pin made by pin() or found by loadPinned(). */
-  unpin(): void {
-    if (!this.#pinnedAt) return;
-    unlinkSync(this.#pinnedAt);
-    this.#pinnedAt = undefined;
-  }
-
-  get pinnedAt(): string | undefined {
-    return this.#pinnedAt;
-  }
-
-  close(): void {
-    this.fd.close();
-  }
-
-  [Symbol.dispose](): void {
-    this.close();
   }
 }
 

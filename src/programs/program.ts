@@ -6,7 +6,6 @@
  * growing the buffer on ENOSPC (or sizing it exactly from log_true_size on 6.4+), so the
  * error can say why.
  */
-import { unlinkSync } from 'node:fs';
 import { ArgumentError, VerifierError } from '../errors.js';
 import { encodeInstructions, type Instruction } from '../asm/index.js';
 import {
@@ -19,7 +18,6 @@ import {
   getFdById,
   listIds,
   objGet,
-  objPin,
   progBindMap,
   progInfo,
   progLoadRaw,
@@ -29,6 +27,7 @@ import {
   type ProgInfoExtras,
   type ProgLoadAttr,
   type TestRunResult,
+  BpfObject,
 } from '../sys/index.js';
 
 export type ProgTypeName = keyof typeof ProgType;
@@ -92,15 +91,13 @@ export interface TestRunOutput extends TestRunResult {
   ctxOut?: Uint8Array;
 }
 
-export class Program {
-  readonly fd: FD;
+export class Program extends BpfObject {
   readonly type: number;
   readonly name: string;
-  #pinnedAt: string | undefined;
   #id: number | undefined;
 
   constructor(fd: FD, type: number, name: string, id?: number) {
-    this.fd = fd;
+    super(fd);
     this.type = type;
     this.name = name;
     this.#id = id;
@@ -151,9 +148,7 @@ export class Program {
   }
 
   static loadPinned(path: string): Program {
-    const p = Program.fromFd(objGet(path));
-    p.#pinnedAt = path;
-    return p;
+    return Program.fromFd(objGet(path)).pinnedFrom(path);
   }
 
   /** Ids of every program on the system. */
@@ -199,29 +194,6 @@ export class Program {
   /** Keeps `map` alive as long as this program (5.10+). */
   bindMap(mapFd: number): void {
     progBindMap(this.fd.value, mapFd);
-  }
-
-  pin(path: string): void {
-    objPin(this.fd.value, path);
-    this.#pinnedAt = path;
-  }
-
-  unpin(): void {
-    if (!this.#pinnedAt) return;
-    unlinkSync(this.#pinnedAt);
-    this.#pinnedAt = undefined;
-  }
-
-  get pinnedAt(): string | undefined {
-    return this.#pinnedAt;
-  }
-
-  close(): void {
-    this.fd.close();
-  }
-
-  [Symbol.dispose](): void {
-    this.close();
   }
 }
 

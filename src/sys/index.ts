@@ -12,3 +12,4 @@ export * from './perf_event.js';
 export * from './poll.js';
 export * from './rlimit.js';
 export * from './cpus.js';
+export * from './object.js';
