@@ -3,6 +3,8 @@
 # so tests run without clang. Per-file options come from comment lines in the source:
 #   // cflags: -mcpu=v4          extra clang flags
 #   // target: bpfeb             also build NAME.bpfeb.o for that target
+# test/testdata/include/vmlinux.h (bpftool btf dump of the Linux 6.18 BTF these tests were written
+# on) is committed, so objects rebuild identically whatever kernel the build machine runs.
 # Paths in the debug info are made relative (-fdebug-prefix-map), so the output is the same in
 # any checkout. With --check, rebuilds into a temporary directory and fails if any committed
 # object differs from what the source compiles to. Directories may be named to limit the run.
@@ -30,7 +32,7 @@ while IFS= read -r src; do
     [ "$t" = bpfel ] || obj="$base.$t.o"
     dest=$(out_for "$obj")
     # shellcheck disable=SC2086
-    if ! (cd "$dir" && $CLANG -O2 -g -target "$t" -D__TARGET_ARCH_x86 -fdebug-prefix-map="$root/$dir"=. -I. -I"$MULTIARCH_INC" $extra \
+    if ! (cd "$dir" && $CLANG -O2 -g -target "$t" -D__TARGET_ARCH_x86 -fdebug-prefix-map="$root/$dir"=. -I. -I"$root/test/testdata/include" -I"$MULTIARCH_INC" $extra \
       -c "$(basename "$src")" -o "$dest.tmp"); then
       echo "failed to compile $src for $t" >&2
       exit 1

@@ -22,3 +22,4 @@ export * from './marshal.js';
 export * from './kernel.js';
 export * from './c_writer.js';
 export * from './ts_writer.js';
+export * from './core.js';
