@@ -32,7 +32,7 @@ while IFS= read -r src; do
     [ "$t" = bpfel ] || obj="$base.$t.o"
     dest=$(out_for "$obj")
     # shellcheck disable=SC2086
-    if ! (cd "$dir" && $CLANG -O2 -g -target "$t" -D__TARGET_ARCH_x86 -fdebug-prefix-map="$root/$dir"=. -I. -I"$root/test/testdata/include" -I"$MULTIARCH_INC" $extra \
+    if ! (cd "$dir" && $CLANG -O2 -g -target "$t" -D__TARGET_ARCH_x86 -fdebug-prefix-map="$root"=/ebpf-ts -fdebug-prefix-map="$root/$dir"=. -I. -I"$root/test/testdata/include" -I"$MULTIARCH_INC" $extra \
       -c "$(basename "$src")" -o "$dest.tmp"); then
       echo "failed to compile $src for $t" >&2
       exit 1
