@@ -4,6 +4,7 @@
 export * from './errors.js';
 export * from './maps/index.js';
 export * from './programs/index.js';
+export * from './collection/index.js';
 export {
   FD,
   MapType,

@@ -6,12 +6,16 @@ import { EbpfError } from '../errors.js';
 import { probeAll } from '../features/index.js';
 import { objGet, progInfo, mapInfo } from '../sys/index.js';
 import { showMaps, showPrograms } from './show.js';
+import { loadall, LoadallUsageError } from './loadall.js';
+import { btfCommand, BtfUsageError } from './btf.js';
 
 const USAGE = `Usage: ebpf-ts [-j|--json] [-p|--pretty] OBJECT COMMAND ...
 
   prog { show | list } [id ID | pinned PATH]   programs loaded in the kernel
+  prog loadall OBJ PINDIR [pinmaps MAPDIR]     load an object's programs and pin them in PINDIR
   map  { show | list } [id ID | pinned PATH]   maps in the kernel
   feature probe                                what this kernel supports
+  btf dump file PATH [format c|ts|raw]         types of a BTF file or an object's .BTF
 
 Output follows bpftool's layout; -j prints JSON with bpftool's field names.`;
 
@@ -53,9 +57,15 @@ export async function main(argv: string[]): Promise<number> {
     process.stdout.write(text.endsWith('\n') || text === '' ? text : text + '\n');
   };
   try {
-    const object = prefixMatch(args[0], 'prog', 'map', 'feature', 'help');
+    const object = prefixMatch(args[0], 'prog', 'map', 'feature', 'btf', 'help');
     const command = args[1];
+    if (object === 'prog' && command === 'loadall') {
+      return loadall(args.slice(2), { out: (t) => write(t), err: (t) => console.error(t) });
+    }
     switch (object) {
+      case 'btf':
+        process.stdout.write(btfCommand(args.slice(1)));
+        return 0;
       case 'prog':
       case 'map': {
         const cmd = prefixMatch(command ?? 'show', 'show', 'list');
@@ -92,7 +102,7 @@ export async function main(argv: string[]): Promise<number> {
         throw new UsageError(`unknown object '${args[0]}'`);
     }
   } catch (e) {
-    if (e instanceof UsageError) {
+    if (e instanceof UsageError || e instanceof LoadallUsageError || e instanceof BtfUsageError) {
       console.error(`ebpf-ts: ${e.message}\n\n${USAGE}`);
       return 2;
     }

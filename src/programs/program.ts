@@ -207,9 +207,10 @@ function loadWithLog(attr: ProgLoadAttr, name: string, opts: LoadLogOptions): nu
   if (!opts.logLevel) {
     const r = progLoadRaw(attr).result;
     if (r >= 0) return r;
-    // Only a verifier complaint is worth a second load with a log; EPERM, E2BIG and friends
-    // are about the caller or the kernel, and the log would be empty.
-    if (-r !== errno.EACCES && -r !== errno.EINVAL) throw bpfError(cmd, -r, `program '${name}'`);
+    // Privilege and size problems are about the caller or the kernel, and the verifier never
+    // ran: no log would say more. Anything else (EACCES, EINVAL, ENOENT for a missing kernel
+    // symbol, ...) is worth a second load with a log that says why.
+    if (-r === errno.EPERM || -r === errno.E2BIG || -r === errno.ENOMEM) throw bpfError(cmd, -r, `program '${name}'`);
   }
   let size = Math.min(opts.logSize ?? 64 * 1024, LOG_MAX);
   const level = opts.logLevel || 1;

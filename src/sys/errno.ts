@@ -51,7 +51,11 @@ export const EPERM_HINT =
 function hint(command: string, code: string): string | undefined {
   switch (code) {
     case 'EPERM':
-      return EPERM_HINT;
+      // As root the usual causes are gone; what remains is the kernel refusing this kind of
+      // object (lockdown, an LSM, or a feature such as fentry being unavailable).
+      return process.getuid?.() === 0
+        ? 'refused although running as root: kernel lockdown, an LSM, or a feature this kernel disables for this program or map type'
+        : EPERM_HINT;
     case 'EBADF':
       return 'the file descriptor is closed or not a BPF object of the right kind';
     case 'E2BIG':
