@@ -22,7 +22,7 @@ out=$(mktemp)
 for ((i = 1; i <= runs; i++)); do
   echo "run $i/$runs" >&2
   (cd "$work" && ANCHOR_ONLY=$only ./run.sh libbpf 2>/dev/null) | sed "s/^/pair=$i /" >>"$out"
-  ANCHOR_ONLY=$only node --expose-gc dist/bench/run.js | sed "s/^/pair=$i /" >>"$out"
+  ANCHOR_BPF_DIR=$work/build/bpf ANCHOR_ONLY=$only node --expose-gc dist/bench/run.js | sed "s/^/pair=$i /" >>"$out"
 done
 python3 - "$out" <<'PY'
 import collections, statistics, sys

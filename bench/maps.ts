@@ -1,20 +1,41 @@
 /**
- * The `maps` scenario of ../shared/anchors: a 65,536-entry HASH u32 -> u64 (the `hmap` of
- * anchors/bpf/maps.bpf.o: same type, sizes, flags), 1,000,000 updates and lookups, then full
+ * The `maps` scenario of ../shared/anchors: the 65,536-entry HASH u32 -> u64 `hmap` of
+ * anchors/bpf/maps.bpf.o (loaded with our collection loader when built), 1,000,000 updates and lookups, then full
  * dumps by get_next_key + lookup and by BPF_MAP_LOOKUP_BATCH, each verified.
  *
  * api=raw: caller-provided byte buffers, reused across calls; no codec.
  */
-import { BpfMap } from '../src/index.js';
+import { existsSync, readFileSync } from 'node:fs';
+import { BpfMap, CollectionSpec, loadCollection, type Collection } from '../src/index.js';
 import { mapGetNextKey, mapLookupElem } from '../src/sys/index.js';
 import { emit, envNumber, now } from './common.js';
 
 const HMAP_ENTRIES = 65536;
 
+/**
+ * The anchors' own object when it has been built (ANCHOR_BPF_DIR, as the anchors use it), else a
+ * map created with the same attributes. The `source=` field of each line says which.
+ */
+function openHmap(): { map: BpfMap; source: string; collection?: Collection } {
+  const dir = process.env.ANCHOR_BPF_DIR ?? new URL('../../../shared/anchors/build/bpf', import.meta.url).pathname;
+  const obj = `${dir}/maps.bpf.o`;
+  if (existsSync(obj)) {
+    const collection = loadCollection(CollectionSpec.fromELF(readFileSync(obj), { name: 'maps' }));
+    const map = collection.maps.get('hmap');
+    if (!map) throw new Error(`${obj} has no map 'hmap'`);
+    return { map, source: 'maps.bpf.o', collection };
+  }
+  const map = BpfMap.create({ type: 'HASH', keySize: 4, valueSize: 8, maxEntries: HMAP_ENTRIES, name: 'hmap' });
+  return { map, source: 'created' };
+}
+
 export function mapsScenario(): boolean {
   const ops = envNumber('ANCHOR_MAP_OPS', 1_000_000);
   const dumpRounds = envNumber('ANCHOR_DUMP_ROUNDS', 5);
-  using map = BpfMap.create({ type: 'HASH', keySize: 4, valueSize: 8, maxEntries: HMAP_ENTRIES, name: 'hmap' });
+  const opened = openHmap();
+  using _cleanup = { [Symbol.dispose]: () => (opened.collection ? opened.collection.close() : opened.map.close()) };
+  const map = opened.map;
+  const source = opened.source;
   const key = new Uint8Array(4);
   const val = new Uint8Array(8);
   const kv = new DataView(key.buffer);
@@ -34,7 +55,7 @@ export function mapsScenario(): boolean {
   let t1 = now();
   const last = new Float64Array(HMAP_ENTRIES);
   for (let i = 0; i < ops; i++) last[i & (HMAP_ENTRIES - 1)] = i;
-  emit('map_update_ops_per_s', ops / (t1 - t0), 'raw', true, { ops, ns_per_op: ((t1 - t0) * 1e9) / ops });
+  emit('map_update_ops_per_s', ops / (t1 - t0), 'raw', true, { source, ops, ns_per_op: ((t1 - t0) * 1e9) / ops });
 
   // lookup x ops, each value checked against the last value written
   let bad = 0;
@@ -45,7 +66,7 @@ export function mapsScenario(): boolean {
     if (!map.lookupInto(key, val) || vw[0]! + vw[1]! * TWO32 !== last[k]) bad++;
   }
   t1 = now();
-  emit('map_lookup_ops_per_s', ops / (t1 - t0), 'raw', bad === 0, { ops, ns_per_op: ((t1 - t0) * 1e9) / ops });
+  emit('map_lookup_ops_per_s', ops / (t1 - t0), 'raw', bad === 0, { source, ops, ns_per_op: ((t1 - t0) * 1e9) / ops });
   allOk &&= bad === 0;
 
   let expectSum = 0;
@@ -74,6 +95,7 @@ export function mapsScenario(): boolean {
   }
   t1 = now();
   emit('map_iterate_entries_per_s', (dumpRounds * HMAP_ENTRIES) / (t1 - t0), 'raw', bad === 0, {
+    source,
     entries: HMAP_ENTRIES,
     rounds: dumpRounds,
     ms_per_dump: ((t1 - t0) * 1e3) / dumpRounds,
@@ -94,6 +116,7 @@ export function mapsScenario(): boolean {
   }
   t1 = now();
   emit('map_batch_dump_entries_per_s', (dumpRounds * HMAP_ENTRIES) / (t1 - t0), 'raw', bad === 0, {
+    source,
     entries: HMAP_ENTRIES,
     rounds: dumpRounds,
     ms_per_dump: ((t1 - t0) * 1e3) / dumpRounds,
