@@ -7,7 +7,8 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { BpfMap, Program } from '../../src/index.js';
-import { R0, exit, mov64Imm, Assembler, R1, R2, R10 } from '../../src/asm/index.js';
+import { R0, exit, mov64Imm } from '../../src/asm/index.js';
+import { counterProgram } from '../helpers/programs.js';
 import { kernelSkipReason } from '../helpers/kernel.js';
 
 const skip = kernelSkipReason();
@@ -17,16 +18,7 @@ const bpftool = (...args: string[]) => execFileSync('bpftool', args, { encoding:
 
 test('prog show: same text layout and JSON fields as bpftool', { skip }, () => {
   using m = BpfMap.create({ type: 'ARRAY', keySize: 4, valueSize: 8, maxEntries: 1, name: 'cli_map' });
-  const insns = new Assembler()
-    .stMem('w', R10, -4, 0)
-    .mov64Reg(R2, R10)
-    .alu64Imm('add', R2, -4)
-    .ldMapFd(R1, m.fd.value)
-    .call('bpf_map_lookup_elem')
-    .mov64Imm(R0, 0)
-    .exit()
-    .build();
-  using p = Program.load({ type: 'SOCKET_FILTER', instructions: insns, name: 'cli_prog' });
+  using p = counterProgram('SOCKET_FILTER', m, 'cli_prog');
   const id = String(p.id);
   const ours = run('prog', 'show', 'id', id);
   const theirs = bpftool('prog', 'show', 'id', id);

@@ -8,7 +8,6 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { BpfMap, Program, AttachType } from '../../src/index.js';
-import { Assembler, R0, R1, R2, R10, atomic } from '../../src/asm/index.js';
 import {
   PERF_EVENT_IOC_DISABLE,
   PERF_EVENT_IOC_ENABLE,
@@ -23,6 +22,7 @@ import {
   rawTracepointOpen,
   taskFdQuery,
 } from '../../src/sys/index.js';
+import { counterProgram } from '../helpers/programs.js';
 import { kernelSkipReason, readU64, u32 } from '../helpers/kernel.js';
 
 const TP = '/sys/kernel/tracing/events/syscalls/sys_enter_getppid/id';
@@ -30,20 +30,7 @@ const skip = kernelSkipReason() ?? (existsSync(TP) ? undefined : `tracefs not mo
 
 /** A program of `type` that adds 1 to counts[0] and returns 0. */
 function counter(type: 'TRACEPOINT' | 'RAW_TRACEPOINT', counts: BpfMap): Program {
-  const insns = new Assembler()
-    .stMem('w', R10, -4, 0)
-    .mov64Reg(R2, R10)
-    .alu64Imm('add', R2, -4)
-    .ldMapFd(R1, counts.fd.value)
-    .call('bpf_map_lookup_elem')
-    .jmpImm('jeq', R0, 0, 'out')
-    .mov64Imm(R1, 1)
-    .emit(atomic('add', 'dw', R0, R1, 0))
-    .label('out')
-    .mov64Imm(R0, 0)
-    .exit()
-    .build();
-  return Program.load({ type, instructions: insns, name: `count_${type.toLowerCase()}`.slice(0, 15) });
+  return counterProgram(type, counts, `count_${type.toLowerCase()}`.slice(0, 15));
 }
 
 function getppidTimes(n: number): void {

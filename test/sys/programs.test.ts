@@ -4,8 +4,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { BpfMap, Program, VerifierError, BpfError, ArgumentError, ProgType } from '../../src/index.js';
-import { Assembler, R0, R1, R2, R10, atomic, mov64Imm, exit, type Instruction } from '../../src/asm/index.js';
+import { Assembler, R0, R1, R2, mov64Imm, exit, type Instruction } from '../../src/asm/index.js';
 import { FD } from '../../src/sys/index.js';
+import { counterProgram } from '../helpers/programs.js';
 import { kernelSkipReason, openFdCount, bpftoolIds, readU64, u32 } from '../helpers/kernel.js';
 import { execFileSync } from 'node:child_process';
 
@@ -28,21 +29,7 @@ test('a hand-assembled socket filter runs with BPF_PROG_TEST_RUN and returns its
 
 test('an XDP program counts its invocations in an array map', { skip }, () => {
   using counts = BpfMap.create({ type: 'ARRAY', keySize: 4, valueSize: 8, maxEntries: 1, name: 'counts' });
-  // key = 0 on the stack; v = map_lookup_elem(&counts, &key); if (v) __sync_fetch_and_add(v, 1); return XDP_PASS;
-  const insns = new Assembler()
-    .stMem('w', R10, -4, 0)
-    .mov64Reg(R2, R10)
-    .alu64Imm('add', R2, -4)
-    .ldMapFd(R1, counts.fd.value)
-    .call('bpf_map_lookup_elem')
-    .jmpImm('jeq', R0, 0, 'out')
-    .mov64Imm(R1, 1)
-    .emit(atomic('add', 'dw', R0, R1, 0))
-    .label('out')
-    .mov64Imm(R0, 2)
-    .exit()
-    .build();
-  using prog = Program.load({ type: 'XDP', instructions: insns, name: 'xdp_count' });
+  using prog = counterProgram('XDP', counts, 'xdp_count', 2 /* XDP_PASS */);
   const r = prog.testRun({ data: new Uint8Array(64), repeat: 1000 });
   assert.equal(r.retval, 2, 'XDP_PASS');
   assert.equal(readU64(counts.lookup(u32(0))!), 1000n, 'the kernel ran it 1000 times');
