@@ -16,7 +16,6 @@ import {
   PROG_TYPE_NAMES,
   ProgType,
   btfLoadRaw,
-  errno,
   mapCreate,
   progLoadRaw,
   FD,
@@ -160,13 +159,13 @@ export function probeMapType(type: number): ProbeResult {
       attr.btfFd = btf.value;
     }
     if (type === MapType.STRUCT_OPS) {
-      // Needs the BTF id of a kernel struct_ops type; EINVAL without it, but the type exists
-      // exactly when the kernel has any struct_ops (5.6+).
+      // As libbpf probes it: value type id 1 is never a struct_ops type, so a kernel that knows
+      // the map type (5.6+) refuses it with ENOTSUPP; one that doesn't says EINVAL first.
       try {
-        mapCreate(attr).close();
+        mapCreate({ ...attr, btfVmlinuxValueTypeId: 1 }).close();
         res = 'available';
       } catch (e) {
-        res = (e as { errno?: number }).errno === errno.EINVAL && MAP_TYPE_NAMES[type] ? 'available' : 'unavailable';
+        res = (e as { code?: string }).code === 'ENOTSUPP' ? 'available' : 'unavailable';
       }
     } else {
       mapCreate(attr).close();
