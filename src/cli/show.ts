@@ -5,21 +5,29 @@
 import { readFileSync } from 'node:fs';
 import { MAP_TYPE_NAMES, PROG_TYPE_NAMES, getFdById, listIds, mapInfo, progInfo, type FD, type MapInfo, type ProgInfo } from '../sys/index.js';
 
-/** A line of /proc/self/fdinfo/<fd> ("memlock", "frozen"...), as bpftool reads it. */
-export function fdinfoField(fd: number, field: string): string | undefined {
+/** The fields of /proc/self/fdinfo/<fd> ("memlock", "frozen"...), as bpftool reads them. */
+export function readFdinfo(fd: number): Map<string, string> {
+  const fields = new Map<string, string>();
+  let text: string;
   try {
-    const text = readFileSync(`/proc/self/fdinfo/${fd}`, 'utf8');
-    const m = new RegExp(`^${field}:\\s*(\\S+)`, 'm').exec(text);
-    return m?.[1];
+    text = readFileSync(`/proc/self/fdinfo/${fd}`, 'utf8');
   } catch {
-    return undefined;
+    return fields;
   }
+  for (const m of text.matchAll(/^([\w-]+):\s*(\S+)/gm)) fields.set(m[1]!, m[2]!);
+  return fields;
+}
+
+let bootEpochCache: number | undefined;
+/** Wall-clock time of boot in seconds, read once: load times are nanoseconds since boot. */
+function bootEpoch(): number {
+  bootEpochCache ??= Date.now() / 1000 - Number(readFileSync('/proc/uptime', 'utf8').split(' ')[0]);
+  return bootEpochCache;
 }
 
 /** Load time (ns since boot) as bpftool's ISO-like local time `2026-11-22T00:35:48+0000`. */
 export function formatBootTime(ns: bigint): { text: string; epoch: number } {
-  const uptime = Number(readFileSync('/proc/uptime', 'utf8').split(' ')[0]);
-  const epoch = Math.floor(Date.now() / 1000 - uptime + Number(ns) / 1e9);
+  const epoch = Math.floor(bootEpoch() + Number(ns) / 1e9);
   const d = new Date(epoch * 1000);
   const off = -d.getTimezoneOffset();
   const pad = (n: number, w = 2) => String(Math.abs(n)).padStart(w, '0');
@@ -49,7 +57,7 @@ export function progPlain(fd: number, info: ProgInfo): string {
   if (info.loadTime) s += `\tloaded_at ${formatBootTime(info.loadTime).text}  uid ${info.createdByUid}\n`;
   s += `\txlated ${info.xlatedProgLen}B`;
   s += info.jitedProgLen ? `  jited ${info.jitedProgLen}B` : '  not jited';
-  const memlock = fdinfoField(fd, 'memlock');
+  const memlock = readFdinfo(fd).get('memlock');
   if (memlock) s += `  memlock ${memlock}B`;
   if (info.mapIds.length) s += `  map_ids ${info.mapIds.join(',')}`;
   s += '\n';
@@ -74,7 +82,7 @@ export function progJson(fd: number, info: ProgInfo): Record<string, unknown> {
   o.bytes_xlated = info.xlatedProgLen;
   o.jited = info.jitedProgLen > 0;
   if (info.jitedProgLen) o.bytes_jited = info.jitedProgLen;
-  const memlock = fdinfoField(fd, 'memlock');
+  const memlock = readFdinfo(fd).get('memlock');
   if (memlock) o.bytes_memlock = Number(memlock);
   if (info.mapIds.length) o.map_ids = info.mapIds;
   if (info.btfId) o.btf_id = info.btfId;
@@ -87,10 +95,11 @@ export function mapPlain(fd: number, info: MapInfo): string {
   s += `flags 0x${info.flags.toString(16)}`;
   s += '\n';
   s += `\tkey ${info.keySize}B  value ${info.valueSize}B  max_entries ${info.maxEntries}`;
-  const memlock = fdinfoField(fd, 'memlock');
+  const fdinfo = readFdinfo(fd);
+  const memlock = fdinfo.get('memlock');
   if (memlock) s += `  memlock ${memlock}B`;
   s += '\n';
-  if (fdinfoField(fd, 'frozen') === '1') s += '\tfrozen\n';
+  if (fdinfo.get('frozen') === '1') s += '\tfrozen\n';
   if (info.btfId) s += `\tbtf_id ${info.btfId}\n`;
   return s;
 }
@@ -102,9 +111,10 @@ export function mapJson(fd: number, info: MapInfo): Record<string, unknown> {
   o.bytes_key = info.keySize;
   o.bytes_value = info.valueSize;
   o.max_entries = info.maxEntries;
-  const memlock = fdinfoField(fd, 'memlock');
+  const fdinfo = readFdinfo(fd);
+  const memlock = fdinfo.get('memlock');
   if (memlock) o.bytes_memlock = Number(memlock);
-  o.frozen = Number(fdinfoField(fd, 'frozen') ?? 0);
+  o.frozen = Number(fdinfo.get('frozen') ?? 0);
   if (info.btfId) o.btf_id = info.btfId;
   return o;
 }

@@ -8,8 +8,7 @@
  * integers and copies keys and values with TypedArray.set (a memcpy). Larger keys or values
  * fall back to passing the caller's buffers by address.
  */
-import { ArgumentError } from '../errors.js';
-import { ATTR_MAX, Struct, cString } from './attr.js';
+import { Struct, cString } from './attr.js';
 import { BPF_CMD } from './constants.js';
 import { bpfError, errno } from './errno.js';
 import { FD } from './fd.js';
@@ -677,12 +676,3 @@ export function progBindMap(progFd: number, mapFd: number, flags = 0): void {
   const a = new Struct(12).u32(0, progFd).u32(4, mapFd).u32(8, flags);
   check(BPF_CMD.BPF_PROG_BIND_MAP, bpfCall(BPF_CMD.BPF_PROG_BIND_MAP, a));
 }
-
-/** Validates a byte buffer's size before a syscall, so mistakes don't reach the kernel as EINVAL. */
-export function expectSize(what: string, buf: Uint8Array, size: number): void {
-  if (buf.byteLength !== size) {
-    throw new ArgumentError(`${what} must be ${size} bytes, got ${buf.byteLength}`, 'ERR_SIZE');
-  }
-}
-
-export { ATTR_MAX };

@@ -59,15 +59,13 @@ export function perfEventOpen(attr: PerfEventAttr, pid: number, cpu: number, gro
     .u64(40, attr.flags ?? 0n)
     .u32(48, attr.wakeup ?? 0)
     .u64(64, attr.config2 ?? 0);
-  let name: Uint8Array | undefined;
+  // Struct.ptr keeps the string referenced until the call returns.
   if (attr.config1String !== undefined) {
-    name = cString(attr.config1String);
-    s.ptr(56, name);
+    s.ptr(56, cString(attr.config1String));
   } else {
     s.u64(56, attr.config1 ?? 0);
   }
   const r = native.perfEventOpen(s.bytes, pid, cpu, groupFd, flags);
-  void name; // keep the string alive across the call
   if (r < 0) throw syscallError('perf_event_open', -r, what);
   return new FD(r, what);
 }
