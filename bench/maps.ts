@@ -4,13 +4,24 @@
  * dumps by get_next_key + lookup and by BPF_MAP_LOOKUP_BATCH, each verified.
  *
  * api=raw: caller-provided byte buffers, reused across calls; no codec.
+ * api=typed: the typed view (`map.typed<number, bigint>()`, codecs from the map's BTF): keys
+ * as numbers, values as bigints, set/get, iteration with forEach() (get_next_key + lookup, as
+ * the anchors' iterate), the dump with batchForEach() (BPF_MAP_LOOKUP_BATCH).
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { BpfMap, CollectionSpec, loadCollection, type Collection } from '../src/index.js';
+import { BpfMap, CollectionSpec, loadCollection, codecs, type Collection, type TypedMap } from '../src/index.js';
 import { mapGetNextKey, mapLookupElem } from '../src/sys/index.js';
 import { emit, envNumber, now } from './common.js';
 
 const HMAP_ENTRIES = 65536;
+
+/**
+ * Starts each timed section with a collected heap (node --expose-gc, as bench/run runs): garbage
+ * left by the previous section (a million bigints, iteration state) is not charged to the next.
+ */
+function settle(): void {
+  (globalThis as { gc?: () => void }).gc?.();
+}
 const TWO32 = 2 ** 32;
 
 /**
@@ -56,6 +67,7 @@ export function mapsScenario(): boolean {
   let allOk = true;
 
   // update x ops
+  settle();
   let t0 = now();
   for (let i = 0; i < ops; i++) {
     kv.setUint32(0, i & (HMAP_ENTRIES - 1), true);
@@ -70,6 +82,7 @@ export function mapsScenario(): boolean {
 
   // lookup x ops, each value checked against the last value written
   let bad = 0;
+  settle();
   t0 = now();
   for (let i = 0; i < ops; i++) {
     const k = i & (HMAP_ENTRIES - 1);
@@ -86,6 +99,7 @@ export function mapsScenario(): boolean {
   // full dump via get_next_key + lookup, reusing two key buffers
   bad = 0;
   const fd = map.fd.value;
+  settle();
   t0 = now();
   for (let r = 0; r < dumpRounds; r++) {
     let prev: Uint8Array | null = null;
@@ -119,6 +133,7 @@ export function mapsScenario(): boolean {
   const values = new Uint8Array(HMAP_ENTRIES * 8);
   const valueWords = new Uint32Array(values.buffer);
   for (let i = 0; i < 50; i++) sumU64(valueWords, HMAP_ENTRIES);
+  settle();
   t0 = now();
   for (let r = 0; r < dumpRounds; r++) {
     const n = map.batchLookup(keys, values);
@@ -126,6 +141,82 @@ export function mapsScenario(): boolean {
   }
   t1 = now();
   emit('map_batch_dump_entries_per_s', (dumpRounds * HMAP_ENTRIES) / (t1 - t0), 'raw', bad === 0, {
+    source,
+    entries: HMAP_ENTRIES,
+    rounds: dumpRounds,
+    ms_per_dump: ((t1 - t0) * 1e3) / dumpRounds,
+  });
+  allOk &&= bad === 0;
+
+  allOk = typedRounds(map, source, ops, dumpRounds, last, expectSum) && allOk;
+  return allOk;
+}
+
+/** The same four measurements through the typed API, on the same map (already holding every key). */
+function typedRounds(map: BpfMap, source: string, ops: number, dumpRounds: number, last: Float64Array, expectSum: number): boolean {
+  const typed: TypedMap<number, bigint> =
+    source === 'created' ? map.typed(codecs.u32, codecs.u64) : map.typed<number, bigint>();
+  let allOk = true;
+
+  // update x ops: overwrite with i + 1 so the lookups below see values this loop wrote
+  settle();
+  let t0 = now();
+  for (let i = 0; i < ops; i++) typed.set(i & (HMAP_ENTRIES - 1), BigInt(i + 1));
+  let t1 = now();
+  for (let i = 0; i < ops; i++) last[i & (HMAP_ENTRIES - 1)] = i + 1;
+  emit('map_update_ops_per_s', ops / (t1 - t0), 'typed', true, { source, ops, ns_per_op: ((t1 - t0) * 1e9) / ops });
+
+  let bad = 0;
+  settle();
+  t0 = now();
+  for (let i = 0; i < ops; i++) {
+    const k = i & (HMAP_ENTRIES - 1);
+    const v = typed.get(k);
+    if (v === undefined || Number(v) !== last[k]) bad++;
+  }
+  t1 = now();
+  emit('map_lookup_ops_per_s', ops / (t1 - t0), 'typed', bad === 0, { source, ops, ns_per_op: ((t1 - t0) * 1e9) / ops });
+  allOk &&= bad === 0;
+
+  let expect = 0;
+  for (let k = 0; k < HMAP_ENTRIES; k++) expect += last[k]!;
+  void expectSum;
+
+  bad = 0;
+  settle();
+  t0 = now();
+  for (let r = 0; r < dumpRounds; r++) {
+    let n = 0;
+    let sum = 0;
+    typed.forEach((v) => {
+      sum += Number(v);
+      n++;
+    });
+    if (n !== HMAP_ENTRIES || sum !== expect) bad++;
+  }
+  t1 = now();
+  emit('map_iterate_entries_per_s', (dumpRounds * HMAP_ENTRIES) / (t1 - t0), 'typed', bad === 0, {
+    source,
+    entries: HMAP_ENTRIES,
+    rounds: dumpRounds,
+    ms_per_dump: ((t1 - t0) * 1e3) / dumpRounds,
+  });
+  allOk &&= bad === 0;
+
+  bad = 0;
+  settle();
+  t0 = now();
+  for (let r = 0; r < dumpRounds; r++) {
+    let n = 0;
+    let sum = 0;
+    typed.batchForEach((v) => {
+      sum += Number(v);
+      n++;
+    });
+    if (n !== HMAP_ENTRIES || sum !== expect) bad++;
+  }
+  t1 = now();
+  emit('map_batch_dump_entries_per_s', (dumpRounds * HMAP_ENTRIES) / (t1 - t0), 'typed', bad === 0, {
     source,
     entries: HMAP_ENTRIES,
     rounds: dumpRounds,

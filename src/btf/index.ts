@@ -23,3 +23,4 @@ export * from './kernel.js';
 export * from './c_writer.js';
 export * from './ts_writer.js';
 export * from './core.js';
+export * from './codec.js';

@@ -12,7 +12,8 @@
  * | bitfields of up to 32 bits (any integer type)   | `number` (wider ones: `bigint`)           |
  * | `float`, `double` (FLOAT)                       | `number`                                  |
  * | pointers, function pointers included            | `bigint` (the address)                    |
- * | arrays of 1-byte integers (`char[16]`, `u8[6]`) | `Uint8Array`                              |
+ * | arrays of plain `char` (`char comm[16]`)        | `string` (up to the first NUL, UTF-8)     |
+ * | other arrays of 1-byte integers (`u8[6]`)       | `Uint8Array`                              |
  * | other arrays, flexible ones included            | `T[]` (the length is in the doc comment)  |
  * | struct                                          | `export interface`, PascalCase name       |
  * | union                                           | `export interface` with every member      |
@@ -22,6 +23,8 @@
  * | typedef                                         | `export type T = ...`                     |
  * | DATASEC (.bss, .data, .rodata, .kconfig)        | `export interface` of its variables       |
  *
+ * - `char` arrays are strings because C uses them for text (comm, filenames); `unsigned char`,
+ *   `signed char` and `__u8` arrays are bytes. The codec (btf/codec.ts) decodes to these shapes.
  * - A union's members overlay the same bytes; decoding gives every member's view of them, so
  *   all members are present (none optional).
  * - Enum types are `number`, not the union of their values: values read from the kernel may be
@@ -59,8 +62,10 @@ export type TsMapping =
   | { kind: 'number'; size: number; signed: boolean; float: boolean }
   | { kind: 'bigint'; size: number; signed: boolean }
   | { kind: 'pointer' }
-  /** An array of 1-byte integers, as a Uint8Array. */
+  /** An array of 1-byte integers other than plain `char`, as a Uint8Array. */
   | { kind: 'bytes'; length: number; element: IntType }
+  /** An array of plain `char`: a NUL-terminated string. */
+  | { kind: 'string'; length: number; element: IntType }
   | { kind: 'array'; length: number; element: Type }
   | { kind: 'enum'; type: EnumType; bigint: boolean }
   /** A struct or union (also a datasec's variables). */
@@ -104,7 +109,11 @@ export function tsTypeFor(type: Type): TsMapping {
       return { kind: 'pointer' };
     case 'array': {
       const e = resolveAliases(t.element);
-      if (e.kind === 'int' && e.size === 1 && !e.bool) return { kind: 'bytes', length: t.length, element: e };
+      if (e.kind === 'int' && e.size === 1 && !e.bool) {
+        // Plain `char` (clang marks it signed, pahole may set the char encoding) is text.
+        if (e.char || e.name === 'char') return { kind: 'string', length: t.length, element: e };
+        return { kind: 'bytes', length: t.length, element: e };
+      }
       return { kind: 'array', length: t.length, element: t.element };
     }
     case 'enum':
@@ -452,6 +461,8 @@ class TsWriter {
         return 'bigint';
       case 'bytes':
         return 'Uint8Array';
+      case 'string':
+        return 'string';
       case 'array': {
         const inner = this.typeText(tsTypeFor(m.element), m.element, indent, depth + 1);
         return `${inner}[]`;

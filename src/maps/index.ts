@@ -1,1 +1,2 @@
 export * from './map.js';
+export * from './typed.js';

@@ -4,9 +4,10 @@
  * verifier logs, codecs) lives in the layers above.
  *
  * The element commands (lookup, update, delete, next key) are the hot path: they use the
- * request buffer registered once with the addon, so each call crosses N-API with two
- * integers and copies keys and values with TypedArray.set (a memcpy). Larger keys or values
- * fall back to passing the caller's buffers by address.
+ * request buffer registered once with the addon (attr, key, value and next-key regions), so a
+ * call crosses N-API with no arguments at all (the command and result travel in the buffer).
+ * The raw API copies keys and values in and out of it; typed maps encode and decode in place
+ * (`requestBuffer`). Larger keys or values fall back to passing the caller's buffers by address.
  */
 import { Struct, cString } from './attr.js';
 import { BPF_CMD } from './constants.js';
@@ -50,8 +51,21 @@ const scratch = new ArrayBuffer(SCRATCH_SIZE);
 const scratchU8 = new Uint8Array(scratch);
 const scratchU32 = new Uint32Array(scratch);
 const scratchBase = native.setScratch(scratch);
+const scratchI32 = new Int32Array(scratch);
+// bpfRequest's command and result words (offsets 240 and 244: after the largest attr, before the key area).
+const OP_WORD = 240 >> 2;
+const RESULT_WORD = 244 >> 2;
 /** Bound once: a property load per call is measurable at ~400 ns per syscall. */
-const bpfScratch = native.bpfScratch;
+const bpfRequest = native.bpfRequest;
+/**
+ * bpf() on the request buffer for the element operations: the command goes in and the result
+ * comes out through the buffer, so the addon call takes no arguments and makes no N-API calls.
+ */
+function elemCall(packed: number): number {
+  scratchU32[OP_WORD] = packed;
+  bpfRequest();
+  return scratchI32[RESULT_WORD]!;
+}
 // Addresses as two u32 halves, so the hot path writes pointers without BigInt arithmetic.
 const half = (addr: bigint): [number, number] => [Number(addr & 0xffffffffn), Number(addr >> 32n)];
 const [KEY_LO, KEY_HI] = half(scratchBase + BigInt(KEY_OFF));
@@ -114,71 +128,106 @@ function fromScratch(dst: Uint8Array, off: number): void {
   }
 }
 
+// ---------------------------------------------------------------- request buffer regions
+
+/**
+ * The request buffer's key, value and next-key regions, for callers that encode keys and
+ * decode values in place (typed maps: a codec writes the key straight into `bytes` at `key`,
+ * and reads the value from `bytes` at `value` after the call), so an element operation copies
+ * nothing. Each region holds up to `max` bytes. The contents are only valid until the next
+ * element operation of this thread.
+ */
+export const requestBuffer = Object.freeze({ bytes: scratchU8, key: KEY_OFF, value: VALUE_OFF, nextKey: NEXT_OFF, max: DATA_MAX });
+
+const LOOKUP_PACKED = BPF_CMD.BPF_MAP_LOOKUP_ELEM | (32 << 8);
+const UPDATE_PACKED = BPF_CMD.BPF_MAP_UPDATE_ELEM | (32 << 8);
+const DELETE_PACKED = BPF_CMD.BPF_MAP_DELETE_ELEM | (32 << 8);
+const NEXT_KEY_PACKED = BPF_CMD.BPF_MAP_GET_NEXT_KEY | (32 << 8);
+const LOOKUP_AND_DELETE_PACKED = BPF_CMD.BPF_MAP_LOOKUP_AND_DELETE_ELEM | (32 << 8);
+
+/**
+ * BPF_MAP_LOOKUP_ELEM of the key in the request buffer's key region (none when `keyless`:
+ * queue/stack peek, bloom filter check) into its value region. False when the key doesn't exist.
+ */
+export function requestLookup(fd: number, flags: number, keyless = false): boolean {
+  if (keyless) elemAttr(fd, L_NOKEY_VALUE, 0, 0, VALUE_LO, VALUE_HI, flags);
+  else elemAttr(fd, L_KEY_VALUE, KEY_LO, KEY_HI, VALUE_LO, VALUE_HI, flags);
+  const r = elemCall(LOOKUP_PACKED);
+  if (r >= 0) return true;
+  if (r === -ENOENT) return false;
+  throw bpfError(BPF_CMD.BPF_MAP_LOOKUP_ELEM, -r);
+}
+
+/** BPF_MAP_UPDATE_ELEM of the request buffer's key and value regions (no key when `keyless`: push). */
+export function requestUpdate(fd: number, flags: number, keyless = false): void {
+  if (keyless) elemAttr(fd, L_NOKEY_VALUE, 0, 0, VALUE_LO, VALUE_HI, flags);
+  else elemAttr(fd, L_KEY_VALUE, KEY_LO, KEY_HI, VALUE_LO, VALUE_HI, flags);
+  const r = elemCall(UPDATE_PACKED);
+  if (r < 0) throw bpfError(BPF_CMD.BPF_MAP_UPDATE_ELEM, -r);
+}
+
+/** BPF_MAP_DELETE_ELEM of the request buffer's key. False when it didn't exist. */
+export function requestDelete(fd: number, flags = 0): boolean {
+  elemAttr(fd, L_KEY_ONLY, KEY_LO, KEY_HI, 0, 0, flags);
+  const r = elemCall(DELETE_PACKED);
+  if (r >= 0) return true;
+  if (r === -ENOENT) return false;
+  throw bpfError(BPF_CMD.BPF_MAP_DELETE_ELEM, -r);
+}
+
+/**
+ * BPF_MAP_GET_NEXT_KEY after the request buffer's key (the first key when `first`) into its
+ * next-key region. False at the end of the map.
+ */
+export function requestNextKey(fd: number, first: boolean): boolean {
+  if (first) elemAttr(fd, L_NOKEY_NEXT, 0, 0, NEXT_LO, NEXT_HI, 0);
+  else elemAttr(fd, L_KEY_NEXT, KEY_LO, KEY_HI, NEXT_LO, NEXT_HI, 0);
+  const r = elemCall(NEXT_KEY_PACKED);
+  if (r >= 0) return true;
+  if (r === -ENOENT) return false;
+  throw bpfError(BPF_CMD.BPF_MAP_GET_NEXT_KEY, -r);
+}
+
+/**
+ * BPF_MAP_LOOKUP_AND_DELETE_ELEM of the request buffer's key (none when `keyless`: queue/stack
+ * pop) into its value region. False when there was nothing to take.
+ */
+export function requestLookupAndDelete(fd: number, flags: number, keyless = false): boolean {
+  if (keyless) elemAttr(fd, L_NOKEY_VALUE, 0, 0, VALUE_LO, VALUE_HI, flags);
+  else elemAttr(fd, L_KEY_VALUE, KEY_LO, KEY_HI, VALUE_LO, VALUE_HI, flags);
+  const r = elemCall(LOOKUP_AND_DELETE_PACKED);
+  if (r >= 0) return true;
+  if (r === -ENOENT) return false;
+  throw bpfError(BPF_CMD.BPF_MAP_LOOKUP_AND_DELETE_ELEM, -r);
+}
+
 /**
  * BPF_MAP_LOOKUP_ELEM into `value`. Returns false when the key doesn't exist (ENOENT), so a
  * missing key is a result, not an exception. Flags: BPF_F_LOCK.
  */
 export function mapLookupElem(fd: number, key: Uint8Array | null, value: Uint8Array, flags = 0): boolean {
-  const klen = key ? key.byteLength : 0;
-  const vlen = value.byteLength;
-  let r: number;
-  if (klen <= DATA_MAX && vlen <= DATA_MAX) {
-    if (key) {
-      toScratch(key, KEY_OFF);
-      elemAttr(fd, L_KEY_VALUE, KEY_LO, KEY_HI, VALUE_LO, VALUE_HI, flags);
-    } else {
-      elemAttr(fd, L_NOKEY_VALUE, 0, 0, VALUE_LO, VALUE_HI, flags);
-    }
-    r = bpfScratch(BPF_CMD.BPF_MAP_LOOKUP_ELEM | (32 << 8));
-    if (r >= 0) fromScratch(value, VALUE_OFF);
-  } else {
-    const [kl, kh] = addrHalves(key);
-    const [vl, vh] = addrHalves(value);
-    elemAttr(fd, LAYOUT_CALLER, kl, kh, vl, vh, flags);
-    r = bpfScratch(BPF_CMD.BPF_MAP_LOOKUP_ELEM | (32 << 8));
-  }
-  if (r >= 0) return true;
-  if (-r === ENOENT) return false;
-  throw bpfError(BPF_CMD.BPF_MAP_LOOKUP_ELEM, -r);
+  if (value.length > DATA_MAX || (key !== null && key.length > DATA_MAX)) return mapLookupLarge(fd, key, value, flags);
+  const keyless = key === null;
+  if (!keyless) toScratch(key, KEY_OFF);
+  if (!requestLookup(fd, flags, keyless)) return false;
+  fromScratch(value, VALUE_OFF);
+  return true;
 }
 
 /** BPF_MAP_UPDATE_ELEM. Flags: BPF_ANY, BPF_NOEXIST, BPF_EXIST, BPF_F_LOCK. */
 export function mapUpdateElem(fd: number, key: Uint8Array | null, value: Uint8Array, flags = 0): void {
-  const klen = key ? key.byteLength : 0;
-  const vlen = value.byteLength;
-  let r: number;
-  if (klen <= DATA_MAX && vlen <= DATA_MAX) {
-    toScratch(value, VALUE_OFF);
-    if (key) {
-      toScratch(key, KEY_OFF);
-      elemAttr(fd, L_KEY_VALUE, KEY_LO, KEY_HI, VALUE_LO, VALUE_HI, flags);
-    } else {
-      elemAttr(fd, L_NOKEY_VALUE, 0, 0, VALUE_LO, VALUE_HI, flags);
-    }
-    r = bpfScratch(BPF_CMD.BPF_MAP_UPDATE_ELEM | (32 << 8));
-  } else {
-    const [kl, kh] = addrHalves(key);
-    const [vl, vh] = addrHalves(value);
-    elemAttr(fd, LAYOUT_CALLER, kl, kh, vl, vh, flags);
-    r = bpfScratch(BPF_CMD.BPF_MAP_UPDATE_ELEM | (32 << 8));
-  }
-  if (r < 0) throw bpfError(BPF_CMD.BPF_MAP_UPDATE_ELEM, -r);
+  if (value.length > DATA_MAX || (key !== null && key.length > DATA_MAX)) return mapUpdateLarge(fd, key, value, flags);
+  toScratch(value, VALUE_OFF);
+  const keyless = key === null;
+  if (!keyless) toScratch(key, KEY_OFF);
+  requestUpdate(fd, flags, keyless);
 }
 
 /** BPF_MAP_DELETE_ELEM. Returns false when the key didn't exist. */
 export function mapDeleteElem(fd: number, key: Uint8Array, flags = 0): boolean {
-  let r: number;
-  if (key.byteLength <= DATA_MAX) {
-    toScratch(key, KEY_OFF);
-    elemAttr(fd, L_KEY_ONLY, KEY_LO, KEY_HI, 0, 0, flags);
-  } else {
-    const [kl, kh] = addrHalves(key);
-    elemAttr(fd, LAYOUT_CALLER, kl, kh, 0, 0, flags);
-  }
-  r = bpfScratch(BPF_CMD.BPF_MAP_DELETE_ELEM | (32 << 8));
-  if (r >= 0) return true;
-  if (-r === ENOENT) return false;
-  throw bpfError(BPF_CMD.BPF_MAP_DELETE_ELEM, -r);
+  if (key.length > DATA_MAX) return mapDeleteLarge(fd, key, flags);
+  toScratch(key, KEY_OFF);
+  return requestDelete(fd, flags);
 }
 
 /**
@@ -187,23 +236,49 @@ export function mapDeleteElem(fd: number, key: Uint8Array, flags = 0): boolean {
  * from the first key for hash maps (documented behaviour since 4.12).
  */
 export function mapGetNextKey(fd: number, key: Uint8Array | null, next: Uint8Array): boolean {
-  const n = next.byteLength;
-  let r: number;
-  if (n <= DATA_MAX) {
-    if (key) {
-      toScratch(key, KEY_OFF);
-      elemAttr(fd, L_KEY_NEXT, KEY_LO, KEY_HI, NEXT_LO, NEXT_HI, 0);
-    } else {
-      elemAttr(fd, L_NOKEY_NEXT, 0, 0, NEXT_LO, NEXT_HI, 0);
-    }
-    r = bpfScratch(BPF_CMD.BPF_MAP_GET_NEXT_KEY | (32 << 8));
-    if (r >= 0) fromScratch(next, NEXT_OFF);
-  } else {
-    const [kl, kh] = addrHalves(key);
-    const [nl, nh] = addrHalves(next);
-    elemAttr(fd, LAYOUT_CALLER, kl, kh, nl, nh, 0);
-    r = bpfScratch(BPF_CMD.BPF_MAP_GET_NEXT_KEY | (32 << 8));
-  }
+  if (next.length > DATA_MAX) return mapGetNextKeyLarge(fd, key, next);
+  const first = key === null;
+  if (!first) toScratch(key, KEY_OFF);
+  if (!requestNextKey(fd, first)) return false;
+  fromScratch(next, NEXT_OFF);
+  return true;
+}
+
+// Keys or values larger than the request buffer's regions: the caller's buffers by address.
+// (Kept out of the functions above so that those stay small enough for V8 to inline.)
+
+function mapLookupLarge(fd: number, key: Uint8Array | null, value: Uint8Array, flags: number): boolean {
+  const [kl, kh] = addrHalves(key);
+  const [vl, vh] = addrHalves(value);
+  elemAttr(fd, LAYOUT_CALLER, kl, kh, vl, vh, flags);
+  const r = elemCall(LOOKUP_PACKED);
+  if (r >= 0) return true;
+  if (-r === ENOENT) return false;
+  throw bpfError(BPF_CMD.BPF_MAP_LOOKUP_ELEM, -r);
+}
+
+function mapUpdateLarge(fd: number, key: Uint8Array | null, value: Uint8Array, flags: number): void {
+  const [kl, kh] = addrHalves(key);
+  const [vl, vh] = addrHalves(value);
+  elemAttr(fd, LAYOUT_CALLER, kl, kh, vl, vh, flags);
+  const r = elemCall(UPDATE_PACKED);
+  if (r < 0) throw bpfError(BPF_CMD.BPF_MAP_UPDATE_ELEM, -r);
+}
+
+function mapDeleteLarge(fd: number, key: Uint8Array, flags: number): boolean {
+  const [kl, kh] = addrHalves(key);
+  elemAttr(fd, LAYOUT_CALLER, kl, kh, 0, 0, flags);
+  const r = elemCall(DELETE_PACKED);
+  if (r >= 0) return true;
+  if (-r === ENOENT) return false;
+  throw bpfError(BPF_CMD.BPF_MAP_DELETE_ELEM, -r);
+}
+
+function mapGetNextKeyLarge(fd: number, key: Uint8Array | null, next: Uint8Array): boolean {
+  const [kl, kh] = addrHalves(key);
+  const [nl, nh] = addrHalves(next);
+  elemAttr(fd, LAYOUT_CALLER, kl, kh, nl, nh, 0);
+  const r = elemCall(NEXT_KEY_PACKED);
   if (r >= 0) return true;
   if (-r === ENOENT) return false;
   throw bpfError(BPF_CMD.BPF_MAP_GET_NEXT_KEY, -r);

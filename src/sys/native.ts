@@ -16,14 +16,17 @@ export interface NativeAddon {
   bpf(cmd: number, attr: ArrayBufferView | ArrayBuffer, size?: number): number;
   /** Registers the process's request buffer; returns its address. */
   setScratch(buffer: ArrayBuffer): bigint;
-  /** bpf() with attr at the start of the registered request buffer; the argument packs
-   *  `cmd | size << 8`. Returns the result, or -errno. */
-  bpfScratch(cmdAndSize: number): number;
+  /** bpf() with attr at the start of the registered request buffer, for the element operations:
+   *  `cmd | size << 8` is read as a u32 at offset 240 of the buffer, and the result (or -errno)
+   *  written as an i32 at 244. No arguments, no return value: the cheapest N-API call there is. */
+  bpfRequest(): void;
   /** Address of a buffer's first byte (valid while the buffer is alive). */
   addressOf(view: ArrayBufferView | ArrayBuffer): bigint;
   perfEventOpen(attr: ArrayBufferView, pid: number, cpu: number, groupFd: number, flags: number): number;
   ioctl(fd: number, request: number | bigint, arg?: number | bigint | ArrayBufferView): number;
   close(fd: number): number;
+  /** pidfd_open(pid, flags) (5.3+): an fd, or -errno. */
+  pidfdOpen(pid: number, flags?: number): number;
   /** An external ArrayBuffer over the mapping, or -errno. */
   mmap(fd: number, length: number, prot: number, flags: number, offset: number): ArrayBuffer | number;
   /** Detaches the buffer, then unmaps it. Idempotent. */

@@ -373,7 +373,8 @@ test('TS: tsTypeFor mapping table', () => {
   assert.deepEqual(tsTypeFor(b.typedef('s64', b.s64)), { kind: 'bigint', size: 8, signed: true });
   assert.deepEqual(tsTypeFor(b.float('double', 8)), { kind: 'number', size: 8, signed: true, float: true });
   assert.deepEqual(tsTypeFor(b.ptr(VOID)), { kind: 'pointer' });
-  assert.deepEqual(tsTypeFor(b.array(b.char, 16)), { kind: 'bytes', length: 16, element: b.char });
+  assert.deepEqual(tsTypeFor(b.array(b.char, 16)), { kind: 'string', length: 16, element: b.char });
+  assert.deepEqual(tsTypeFor(b.array(b.u8, 6)), { kind: 'bytes', length: 6, element: b.u8 });
   const arr = b.array(b.u32, 4);
   assert.deepEqual(tsTypeFor(b.ref('const', arr)), { kind: 'array', length: 4, element: b.u32 });
   const e = b.enum('e', 4, [['A', 1]]);
@@ -479,7 +480,7 @@ export interface Event {
   /** offset 4 bit 3, _Bool: 1 */
   urgent: boolean;
   /** offset 8, char[16] */
-  comm: Uint8Array;
+  comm: string;
   /** offset 24, u32 */
   ipv4: number;
   /** offset 24, unsigned char[4] */
@@ -504,7 +505,7 @@ export interface Event {
   /** offset 72, struct list_node * */
   node: bigint;
   /** offset 80, char[2][4] */
-  names: Uint8Array[];
+  names: string[];
   /** offset 88, int (*)(void) */
   default: bigint;
 }

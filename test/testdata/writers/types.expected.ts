@@ -23,7 +23,7 @@ export interface Event {
   /** offset 8, __u64 */
   ts: bigint;
   /** offset 16, char[16] */
-  comm: Uint8Array;
+  comm: string;
   /** offset 32 bit 0, unsigned int: 3 */
   flags: number;
   /** offset 32 bit 3, unsigned int: 5 */
@@ -64,7 +64,7 @@ export interface Event {
   /** offset 160, int[2][3] */
   matrix: number[][];
   /** offset 184, char[4][8] */
-  names: Uint8Array[];
+  names: string[];
   /** offset 216, struct list_node * */
   node: bigint;
   /** offset 224, int (*)(struct event *, const char *) */
@@ -257,7 +257,7 @@ export interface Event___old {
   /** offset 0, __u32 */
   pid: number;
   /** offset 4, char[16] */
-  comm: Uint8Array;
+  comm: string;
 }
 
 /** .bss section */

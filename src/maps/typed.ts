@@ -1,0 +1,651 @@
+/**
+ * Typed maps: a BpfMap seen through codecs, with keys and values as JS values (aya's
+ * `HashMap<K, V>`, cilium/ebpf's Lookup/Put with Go values).
+ *
+ * Element operations encode the key straight into the request buffer registered with the
+ * addon and decode the value straight out of it (sys/bpf.ts `requestBuffer`), so a lookup
+ * copies nothing and allocates only the decoded result.
+ *
+ * Codecs come from BTF (btf/codec.ts) or from the map's kind, or are given:
+ *  - per-CPU maps: arrays with one value per possible CPU (`perCpuCodec`), each slot the value
+ *    size rounded up to 8 bytes as the kernel lays them out;
+ *  - map-in-map (array/hash of maps): values are BpfMaps (a lookup opens the inner map by the
+ *    id the kernel returns: close it), updates take a BpfMap (or any fd);
+ *  - program arrays: values are Programs (opened by id: close them), updates take a Program;
+ *  - socket maps, perf event arrays, cgroup arrays, XSK maps, reuseport arrays: updates take fds
+ *    (a number, an FD, or an object with an `fd`); sockmap/sockhash lookups give socket cookies
+ *    (8-byte values, 5.x+);
+ *  - devmaps and cpumaps: `{ ifindex, program? }` / `{ qsize, program? }` (or a plain number for
+ *    4-byte values); lookups give `{ ifindex, programId }` / `{ qsize, programId }`;
+ *  - local storages (task, cgroup, socket, inode): keys are fds (a pidfd, a cgroup directory fd,
+ *    a socket fd, a file fd), values from BTF.
+ */
+import { ArgumentError, BpfError } from '../errors.js';
+import { btfCodec, codecs, type Codec } from '../btf/index.js';
+import {
+  FD,
+  MapType,
+  UpdateFlags,
+  mapDeleteBatch,
+  mapDeleteElem,
+  mapGetNextKey,
+  mapLookupAndDeleteElem,
+  mapLookupBatch,
+  mapLookupElem,
+  mapUpdateBatch,
+  mapUpdateElem,
+  possibleCpuCount,
+  requestBuffer,
+  requestDelete,
+  requestLookup,
+  requestLookupAndDelete,
+  requestNextKey,
+  requestUpdate,
+} from '../sys/index.js';
+import { Program } from '../programs/program.js';
+import type { BpfMap } from './map.js';
+
+// ------------------------------------------------------------------------------------ codecs
+
+/**
+ * Per-CPU values: one value per possible CPU, each in a slot of the value size rounded up to
+ * 8 bytes (the kernel's layout for per-CPU maps). Decodes to an array indexed by CPU; encodes
+ * an array of at most `cpus` values (missing ones are zero).
+ */
+export function perCpuCodec<V>(codec: Codec<V>, cpus = possibleCpuCount()): Codec<V[]> {
+  const slot = Math.ceil(codec.size / 8) * 8;
+  const size = slot * cpus;
+  return Object.freeze({
+    size,
+    decode(b: Uint8Array, o = 0): V[] {
+      if (!(o >= 0 && o + size <= b.length)) throw new ArgumentError(`${size} bytes of per-CPU values at offset ${o} don't fit in ${b.length}`, 'ERR_VALUE_SIZE');
+      const out = new Array<V>(cpus);
+      for (let c = 0; c < cpus; c++) out[c] = codec.decode(b, o + c * slot);
+      return out;
+    },
+    encode(v: V[], b?: Uint8Array, o = 0): Uint8Array {
+      if (!b) b = new Uint8Array(size);
+      else {
+        if (!(o >= 0 && o + size <= b.length)) throw new ArgumentError(`${size} bytes of per-CPU values at offset ${o} don't fit in ${b.length}`, 'ERR_VALUE_SIZE');
+        b.fill(0, o, o + size);
+      }
+      if (!Array.isArray(v)) throw new ArgumentError(`per-CPU values: expected an array of up to ${cpus} values (one per possible CPU)`, 'ERR_VALUE');
+      if (v.length > cpus) throw new ArgumentError(`per-CPU values: ${v.length} values for ${cpus} possible CPUs`, 'ERR_VALUE');
+      for (let c = 0; c < v.length; c++) if (v[c] !== undefined) codec.encode(v[c]!, b, o + c * slot);
+      return b;
+    },
+  });
+}
+
+/** Something naming a kernel object or socket by fd: a number, an FD, or an object with an `fd` (BpfMap, Program...). */
+export type FdLike = number | FD | { readonly fd: FD | number };
+
+function fdOf(x: unknown, what: string): number {
+  if (typeof x === 'number' && Number.isInteger(x) && x >= 0) return x;
+  if (x instanceof FD) return x.value;
+  if (typeof x === 'object' && x !== null && 'fd' in x) {
+    const fd = (x as { fd: unknown }).fd;
+    if (fd instanceof FD) return fd.value;
+    if (typeof fd === 'number' && Number.isInteger(fd) && fd >= 0) return fd;
+  }
+  throw new ArgumentError(`${what}: expected a file descriptor (a number, an FD, or an object with an fd), got ${typeof x}`, 'ERR_VALUE');
+}
+
+function u32Codec<T>(decode: (v: number) => T, encode: (x: T) => number): Codec<T> {
+  return Object.freeze({
+    size: 4,
+    decode: (b: Uint8Array, o = 0) => decode(codecs.u32.decode(b, o)),
+    encode: (x: T, b?: Uint8Array, o = 0) => codecs.u32.encode(encode(x), b, o),
+  });
+}
+
+/**
+ * Values or keys that are fds on update (sockets, perf events, cgroups, XSK sockets, local
+ * storage owners). Decodes the number the kernel returns (a socket cookie as a bigint for
+ * 8-byte sockmap values).
+ */
+export function fdCodec(size: 4 | 8 = 4): Codec<FdLike> {
+  if (size === 4) return u32Codec<FdLike>((v) => v, (x) => fdOf(x, 'fd'));
+  return Object.freeze({
+    size: 8,
+    decode: (b: Uint8Array, o = 0) => codecs.u64.decode(b, o) as unknown as FdLike,
+    encode: (x: FdLike, b?: Uint8Array, o = 0) => codecs.u64.encode(BigInt(fdOf(x, 'fd')), b, o),
+  });
+}
+
+/** Map-in-map values: updates take an inner map (by fd), lookups open the inner map by id. */
+export function innerMapCodec(open: (id: number) => BpfMap): Codec<BpfMap> {
+  return u32Codec<BpfMap>(open, (m) => fdOf(m, 'inner map'));
+}
+
+/** Program array values: updates take a program (by fd), lookups open the program by id. */
+export const programCodec: Codec<Program> = u32Codec<Program>(
+  (id) => Program.fromId(id),
+  (p) => fdOf(p, 'program'),
+);
+
+/** A devmap value: the interface to redirect to and, optionally, a program to run (5.8+). */
+export interface DevmapValue {
+  ifindex: number;
+  /** On update: the XDP program (BPF_XDP_DEVMAP) to run before transmitting. */
+  program?: FdLike;
+  /** On lookup: the id of that program (0 if none). */
+  programId?: number;
+}
+
+/** A cpumap value: the queue size of the CPU's kthread and, optionally, a program (5.9+). */
+export interface CpumapValue {
+  qsize: number;
+  /** On update: the XDP program (BPF_XDP_CPUMAP) to run on the remote CPU. */
+  program?: FdLike;
+  /** On lookup: the id of that program (0 if none). */
+  programId?: number;
+}
+
+function pairCodec<T extends { program?: FdLike; programId?: number }>(field: 'ifindex' | 'qsize'): Codec<T> {
+  return Object.freeze({
+    size: 8,
+    decode: (b: Uint8Array, o = 0) => ({ [field]: codecs.u32.decode(b, o), programId: codecs.u32.decode(b, o + 4) }) as unknown as T,
+    encode: (x: T, b?: Uint8Array, o = 0) => {
+      if (typeof x !== 'object' || x === null) throw new ArgumentError(`expected { ${field}, program? }`, 'ERR_VALUE');
+      const out = codecs.u32.encode((x as Record<string, number>)[field] ?? 0, b, o);
+      // The kernel reads an fd here on update; -1 (or 0, which it also treats as none) means no program.
+      codecs.u32.encode(x.program === undefined ? 0 : fdOf(x.program, 'program'), out, o + 4);
+      return out;
+    },
+  });
+}
+
+/** Devmap values of 4 (ifindex) or 8 bytes (struct bpf_devmap_val). */
+export function devmapCodec(valueSize: 4 | 8): Codec<DevmapValue | number> {
+  return (valueSize === 4 ? codecs.u32 : pairCodec<DevmapValue>('ifindex')) as Codec<DevmapValue | number>;
+}
+
+/** Cpumap values of 4 (qsize) or 8 bytes (struct bpf_cpumap_val). */
+export function cpumapCodec(valueSize: 4 | 8): Codec<CpumapValue | number> {
+  return (valueSize === 4 ? codecs.u32 : pairCodec<CpumapValue>('qsize')) as Codec<CpumapValue | number>;
+}
+
+/** The codec of the keyless maps' (queue, stack, bloom filter) missing key. */
+const NO_KEY: Codec<never> = Object.freeze({
+  size: 0,
+  decode: () => {
+    throw new ArgumentError('this map has no keys');
+  },
+  encode: (_v: never, b?: Uint8Array) => b ?? new Uint8Array(0),
+});
+
+const FD_KEYED = new Set<number>([MapType.TASK_STORAGE, MapType.CGRP_STORAGE, MapType.SK_STORAGE, MapType.INODE_STORAGE]);
+const FD_VALUED = new Set<number>([
+  MapType.SOCKMAP,
+  MapType.SOCKHASH,
+  MapType.PERF_EVENT_ARRAY,
+  MapType.CGROUP_ARRAY,
+  MapType.XSKMAP,
+  MapType.REUSEPORT_SOCKARRAY,
+]);
+
+/**
+ * The codecs typed() uses when none are given: from the map's kind where it decides them,
+ * else from the map's BTF. Throws ArgumentError naming what is missing.
+ * @internal
+ */
+export function defaultCodecs(map: BpfMap, key?: Codec<unknown>, value?: Codec<unknown>): { key: Codec<unknown>; value: Codec<unknown> } {
+  const t = map.type;
+  let btf: ReturnType<BpfMap['btfTypes']> | undefined;
+  const types = () => (btf ??= map.btfTypes());
+  const need = (what: 'key' | 'value'): never => {
+    throw new ArgumentError(
+      `${map.description} has no BTF ${what} type: pass codecs, e.g. map.typed(codecs.u32, codecs.u64) ` +
+        `(keys ${map.keySize} bytes, values ${map.valueSize} bytes)`,
+      'ERR_NO_BTF',
+    );
+  };
+  if (!key) {
+    if (map.isKeyless) key = NO_KEY;
+    else if (FD_KEYED.has(t)) key = fdCodec(4);
+    else {
+      const kt = types().key;
+      if (kt) key = btfCodec(kt);
+      // Kinds whose keys are plain u32 indexes even without BTF.
+      else if (map.keySize === 4 && (FD_VALUED.has(t) || t === MapType.PROG_ARRAY || t === MapType.ARRAY_OF_MAPS || t === MapType.DEVMAP || t === MapType.CPUMAP)) key = codecs.u32;
+      else need('key');
+    }
+  }
+  if (!value) {
+    if (t === MapType.ARRAY_OF_MAPS || t === MapType.HASH_OF_MAPS) {
+      // Resolved at call time: map.ts imports this module.
+      const BpfMapClass = map.constructor as typeof BpfMap;
+      value = innerMapCodec((id) => BpfMapClass.fromId(id));
+    } else if (t === MapType.PROG_ARRAY) value = programCodec;
+    else if (FD_VALUED.has(t)) value = fdCodec(map.valueSize === 8 ? 8 : 4);
+    else if (t === MapType.DEVMAP || t === MapType.DEVMAP_HASH) value = devmapCodec(map.valueSize === 8 ? 8 : 4);
+    else if (t === MapType.CPUMAP) value = cpumapCodec(map.valueSize === 8 ? 8 : 4);
+    else {
+      const vt = types().value;
+      if (!vt) need('value');
+      const c = btfCodec(vt!);
+      value = map.isPerCpu ? perCpuCodec(c) : c;
+    }
+  }
+  return { key: key!, value: value! };
+}
+
+// ------------------------------------------------------------------------------------ typed map
+
+/**
+ * BPF_MAP_LOOKUP_BATCH chunk by chunk: after next() returns true, `count` entries are packed in
+ * `keys` and `values` (overwritten by the next call). Grows the chunk when a hash bucket holds
+ * more entries than it (ENOSPC).
+ */
+class BatchCursor {
+  keys: Uint8Array;
+  values: Uint8Array;
+  count = 0;
+  readonly #map: BpfMap;
+  #chunk: number;
+  readonly #elemFlags: number;
+  readonly #andDelete: boolean;
+  #inBatch: Uint8Array | null = null;
+  #outBatch: Uint8Array;
+  #done = false;
+
+  /** `spare`: buffers of an earlier walk to reuse when big enough (fresh ones cost page faults in the kernel's copy). */
+  constructor(map: BpfMap, chunk: number, opts: { elemFlags?: number; andDelete?: boolean }, spare?: { keys: Uint8Array; values: Uint8Array }) {
+    this.#map = map;
+    this.#chunk = chunk;
+    this.#elemFlags = opts.elemFlags ?? 0;
+    this.#andDelete = opts.andDelete ?? false;
+    // Hash maps use a 4-byte bucket cursor, arrays the key: max(keySize, 4) fits both.
+    this.#outBatch = new Uint8Array(Math.max(map.keySize, 4));
+    const kb = chunk * map.keySize;
+    const vb = chunk * map.userValueSize;
+    if (spare && spare.keys.length >= kb && spare.values.length >= vb) {
+      this.keys = spare.keys.subarray(0, kb);
+      this.values = spare.values.subarray(0, vb);
+    } else {
+      this.keys = new Uint8Array(kb);
+      this.values = new Uint8Array(vb);
+    }
+  }
+
+  next(): boolean {
+    if (this.#done) return false;
+    const map = this.#map;
+    for (;;) {
+      let r;
+      try {
+        r = mapLookupBatch(map.fd.value, this.#inBatch, this.#outBatch, this.keys, this.values, this.#chunk, {
+          elemFlags: this.#elemFlags,
+          andDelete: this.#andDelete,
+        });
+      } catch (e) {
+        // A hash bucket holds more entries than the chunk: the kernel asks for a bigger batch.
+        if (e instanceof BpfError && e.code === 'ENOSPC' && this.#chunk < map.maxEntries) {
+          this.#chunk = Math.min(this.#chunk * 2, map.maxEntries);
+          this.keys = new Uint8Array(this.#chunk * map.keySize);
+          this.values = new Uint8Array(this.#chunk * map.userValueSize);
+          continue;
+        }
+        throw e;
+      }
+      this.count = r.count;
+      if (r.done || r.count === 0) this.#done = true;
+      else {
+        const t: Uint8Array = this.#inBatch ?? new Uint8Array(this.#outBatch.length);
+        this.#inBatch = this.#outBatch;
+        this.#outBatch = t;
+      }
+      return r.count > 0;
+    }
+  }
+}
+
+export interface TypedBatchOptions {
+  /** Entries per syscall (default: as many as fit in about 4 MiB, at least 256). */
+  chunkSize?: number;
+  /** elem_flags: BPF_F_LOCK. */
+  elemFlags?: number;
+}
+
+const REQ = requestBuffer.bytes;
+const KEY = requestBuffer.key;
+const VALUE = requestBuffer.value;
+const NEXT = requestBuffer.nextKey;
+
+/**
+ * A BpfMap with keys of type K and values of type V (`map.typed<K, V>()`). A missing key is
+ * `undefined`, not an exception; wrong sizes and values that don't fit are ArgumentErrors
+ * before any syscall; kernel refusals are BpfErrors with the errno's code (`EEXIST` for
+ * NOEXIST on an existing key, `E2BIG` for a full map, ...).
+ */
+export class TypedMap<K, V> implements Iterable<[K, V]> {
+  readonly map: BpfMap;
+  readonly keyCodec: Codec<K>;
+  readonly valueCodec: Codec<V>;
+  readonly #ks: number;
+  readonly #vs: number;
+  /** Key and value fit the request buffer's regions (almost always). */
+  readonly #inPlace: boolean;
+  readonly #keyless: boolean;
+  /** Keyed and in place: the hot path of get/set/has. */
+  readonly #fast: boolean;
+  readonly #fd: FD;
+
+  constructor(map: BpfMap, keyCodec: Codec<K>, valueCodec: Codec<V>) {
+    this.map = map;
+    this.#keyless = map.isKeyless;
+    if (!this.#keyless && keyCodec.size !== map.keySize) {
+      throw new ArgumentError(`${map.description} has ${map.keySize}-byte keys; the key codec encodes ${keyCodec.size} bytes`, 'ERR_KEY_SIZE');
+    }
+    if (valueCodec.size !== map.userValueSize) {
+      const per = map.isPerCpu ? ` (${map.valueSize} rounded up to 8, times ${possibleCpuCount()} possible CPUs: use perCpuCodec)` : '';
+      throw new ArgumentError(`${map.description} has ${map.userValueSize}-byte values${per}; the value codec encodes ${valueCodec.size} bytes`, 'ERR_VALUE_SIZE');
+    }
+    this.keyCodec = keyCodec;
+    this.valueCodec = valueCodec;
+    this.#ks = map.keySize;
+    this.#vs = map.userValueSize;
+    this.#inPlace = this.#ks <= requestBuffer.max && this.#vs <= requestBuffer.max;
+    this.#fast = this.#inPlace && !this.#keyless;
+    this.#fd = map.fd;
+  }
+
+  #noKeys(op: string): never {
+    throw new ArgumentError(`${this.map.description} (${this.map.typeName}) has no keys: use push/pop/peek${this.map.type === MapType.BLOOM_FILTER ? '/contains' : ''} instead of ${op}`);
+  }
+
+  /** The value of `key`, or undefined when there is none. flags: BPF_F_LOCK (spin-locked values). */
+  get(key: K, flags = 0): V | undefined {
+    if (this.#fast) {
+      this.keyCodec.encode(key, REQ, KEY);
+      if (!requestLookup(this.#fd.value, flags)) return undefined;
+      return this.valueCodec.decode(REQ, VALUE);
+    }
+    if (this.#keyless) this.#noKeys('get');
+    const value = new Uint8Array(this.#vs);
+    return mapLookupElem(this.#fd.value, this.keyCodec.encode(key), value, flags) ? this.valueCodec.decode(value) : undefined;
+  }
+
+  /** Whether `key` has a value. */
+  has(key: K): boolean {
+    if (this.#fast) {
+      this.keyCodec.encode(key, REQ, KEY);
+      return requestLookup(this.#fd.value, 0);
+    }
+    if (this.#keyless) this.#noKeys('has');
+    return mapLookupElem(this.#fd.value, this.keyCodec.encode(key), new Uint8Array(this.#vs), 0);
+  }
+
+  /**
+   * Sets the value of `key`. flags: UpdateFlags.ANY (default), NOEXIST (fails with EEXIST if
+   * the key exists), EXIST (ENOENT if it doesn't), F_LOCK (spin-locked values).
+   */
+  set(key: K, value: V, flags: number = UpdateFlags.ANY): void {
+    if (this.#fast) {
+      this.valueCodec.encode(value, REQ, VALUE);
+      this.keyCodec.encode(key, REQ, KEY);
+      requestUpdate(this.#fd.value, flags);
+      return;
+    }
+    if (this.#keyless) this.#noKeys('set');
+    mapUpdateElem(this.#fd.value, this.keyCodec.encode(key), this.valueCodec.encode(value), flags);
+  }
+
+  /** Deletes `key`; false when it didn't exist. */
+  delete(key: K): boolean {
+    if (this.#keyless) this.#noKeys('delete');
+    const fd = this.#fd.value;
+    if (this.#inPlace) {
+      this.keyCodec.encode(key, REQ, KEY);
+      return requestDelete(fd);
+    }
+    return mapDeleteElem(fd, this.keyCodec.encode(key));
+  }
+
+  /** The value of `key`, deleted atomically (hash and LRU maps, per-CPU too: 5.14+); undefined if none. */
+  getAndDelete(key: K, flags = 0): V | undefined {
+    if (this.#keyless) this.#noKeys('getAndDelete');
+    const fd = this.#fd.value;
+    if (this.#inPlace) {
+      this.keyCodec.encode(key, REQ, KEY);
+      if (!requestLookupAndDelete(fd, flags)) return undefined;
+      return this.valueCodec.decode(REQ, VALUE);
+    }
+    const value = new Uint8Array(this.#vs);
+    return mapLookupAndDeleteElem(fd, this.keyCodec.encode(key), value, flags) ? this.valueCodec.decode(value) : undefined;
+  }
+
+  /** The key after `key` in the kernel's order (the first key without one); undefined at the end. */
+  nextKey(key?: K): K | undefined {
+    if (this.#keyless) this.#noKeys('nextKey');
+    const fd = this.#fd.value;
+    if (this.#inPlace) {
+      const first = key === undefined;
+      if (!first) this.keyCodec.encode(key, REQ, KEY);
+      if (!requestNextKey(fd, first)) return undefined;
+      return this.keyCodec.decode(REQ, NEXT);
+    }
+    const next = new Uint8Array(this.#ks);
+    return mapGetNextKey(fd, key === undefined ? null : this.keyCodec.encode(key), next) ? this.keyCodec.decode(next) : undefined;
+  }
+
+  /**
+   * The keys, each once, including while entries are deleted concurrently (BpfMap.walkKeys
+   * explains how); keys added meanwhile may or may not appear.
+   */
+  *keys(): IterableIterator<K> {
+    if (this.#keyless) this.#noKeys('keys');
+    const w = this.map.walkKeys();
+    while (w.step()) yield this.keyCodec.decode(w.key);
+  }
+
+  /** [key, value] pairs, as keys(); entries deleted between finding the key and reading the value are skipped. */
+  *entries(): IterableIterator<[K, V]> {
+    if (this.#keyless) this.#noKeys('entries');
+    const w = this.map.walkKeys();
+    const out = w.inPlace ? undefined : new Uint8Array(this.#vs);
+    while (w.step()) {
+      if (!w.lookup(out)) continue;
+      // Decode before yielding: the consumer may use the request buffer.
+      const v = out ? this.valueCodec.decode(out) : this.valueCodec.decode(REQ, VALUE);
+      yield [this.keyCodec.decode(w.key), v];
+    }
+  }
+
+  /**
+   * Calls `fn(value, key)` for each entry, as entries() walks them (the order is the kernel's).
+   * Faster than entries(): no iterator objects. `fn` may delete entries (this one or others).
+   */
+  forEach(fn: (value: V, key: K) => void): void {
+    if (this.#keyless) this.#noKeys('forEach');
+    const w = this.map.walkKeys();
+    const out = w.inPlace ? undefined : new Uint8Array(this.#vs);
+    while (w.step()) {
+      if (!w.lookup(out)) continue;
+      const v = out ? this.valueCodec.decode(out) : this.valueCodec.decode(REQ, VALUE);
+      fn(v, this.keyCodec.decode(w.key));
+    }
+  }
+
+  /** The values, as entries(). */
+  *values(): IterableIterator<V> {
+    for (const [, v] of this.entries()) yield v;
+  }
+
+  [Symbol.iterator](): IterableIterator<[K, V]> {
+    return this.entries();
+  }
+
+  // ---- queues, stacks, bloom filters
+
+  #requireKeyless(op: string): void {
+    if (!this.#keyless) throw new ArgumentError(`${op} is for queues, stacks and bloom filters; ${this.map.description} is a ${this.map.typeName} map`);
+  }
+
+  /** Queue/stack: adds `value` (flags: BPF_EXIST replaces the oldest when full); bloom filter: adds it to the set. */
+  push(value: V, flags = 0): void {
+    this.#requireKeyless('push');
+    const fd = this.#fd.value;
+    if (this.#inPlace) {
+      this.valueCodec.encode(value, REQ, VALUE);
+      requestUpdate(fd, flags, true);
+    } else {
+      mapUpdateElem(fd, null, this.valueCodec.encode(value), flags);
+    }
+  }
+
+  /** Queue/stack: removes and returns the next value (oldest for queues, newest for stacks); undefined when empty. */
+  pop(): V | undefined {
+    this.#requireKeyless('pop');
+    const fd = this.#fd.value;
+    if (this.#inPlace) return requestLookupAndDelete(fd, 0, true) ? this.valueCodec.decode(REQ, VALUE) : undefined;
+    const value = new Uint8Array(this.#vs);
+    return mapLookupAndDeleteElem(fd, null, value) ? this.valueCodec.decode(value) : undefined;
+  }
+
+  /** Queue/stack: the next value without removing it; undefined when empty. */
+  peek(): V | undefined {
+    this.#requireKeyless('peek');
+    const fd = this.#fd.value;
+    if (this.#inPlace) return requestLookup(fd, 0, true) ? this.valueCodec.decode(REQ, VALUE) : undefined;
+    const value = new Uint8Array(this.#vs);
+    return mapLookupElem(fd, null, value) ? this.valueCodec.decode(value) : undefined;
+  }
+
+  /** Bloom filter: false if `value` was certainly never pushed; true if it may have been. */
+  contains(value: V): boolean {
+    if (this.map.type !== MapType.BLOOM_FILTER) throw new ArgumentError(`contains is for bloom filters; ${this.map.description} is a ${this.map.typeName} map`);
+    const fd = this.#fd.value;
+    if (this.#inPlace) {
+      this.valueCodec.encode(value, REQ, VALUE);
+      return requestLookup(fd, 0, true);
+    }
+    return mapLookupElem(fd, null, this.valueCodec.encode(value), 0);
+  }
+
+  // ---- batch operations (5.6+)
+
+  #chunk(opts: TypedBatchOptions): number {
+    const per = Math.max(1, this.#ks + this.#vs);
+    const n = opts.chunkSize ?? Math.max(256, Math.floor((4 << 20) / per));
+    if (!Number.isInteger(n) || n < 1) throw new ArgumentError(`chunkSize must be a positive integer, got ${opts.chunkSize}`);
+    return Math.min(n, Math.max(1, this.map.maxEntries));
+  }
+
+  /**
+   * Every entry with BPF_MAP_LOOKUP_BATCH (5.6+; hash, LRU, array and their per-CPU kinds),
+   * `chunkSize` per syscall. Unlike keys(), a batch walk over a hash map never restarts: it moves
+   * bucket by bucket with a cursor. `andDelete` removes what it returns (LOOKUP_AND_DELETE_BATCH).
+   */
+  *batchEntries(opts: TypedBatchOptions & { andDelete?: boolean } = {}): IterableIterator<[K, V]> {
+    if (this.#keyless) this.#noKeys('batchEntries');
+    const c = this.#cursor(opts);
+    const ks = this.#ks;
+    const vs = this.#vs;
+    while (c.next()) {
+      // The buffers are this walk's own: they are only reused by its next call, after these yields.
+      for (let i = 0; i < c.count; i++) yield [this.keyCodec.decode(c.keys, i * ks), this.valueCodec.decode(c.values, i * vs)];
+    }
+    this.#release(c);
+  }
+
+  /** Buffers of the last finished batch walk: reused by the next (a nested walk allocates its own). */
+  #spare: { keys: Uint8Array; values: Uint8Array } | undefined;
+
+  #cursor(opts: TypedBatchOptions & { andDelete?: boolean }): BatchCursor {
+    const c = new BatchCursor(this.map, this.#chunk(opts), opts, this.#spare);
+    this.#spare = undefined;
+    return c;
+  }
+
+  #release(c: BatchCursor): void {
+    // Keep up to 16 MiB for the next walk.
+    if (c.keys.buffer.byteLength + c.values.buffer.byteLength <= 16 << 20) {
+      this.#spare = { keys: new Uint8Array(c.keys.buffer), values: new Uint8Array(c.values.buffer) };
+    }
+  }
+
+  /**
+   * Calls `fn(value, key)` for every entry read with BPF_MAP_LOOKUP_BATCH (see batchEntries):
+   * the fastest way to dump a map, with no per-entry objects beyond the decoded values.
+   */
+  batchForEach(fn: (value: V, key: K) => void, opts: TypedBatchOptions & { andDelete?: boolean } = {}): void {
+    if (this.#keyless) this.#noKeys('batchForEach');
+    const c = this.#cursor(opts);
+    const ks = this.#ks;
+    const vs = this.#vs;
+    const kc = this.keyCodec;
+    const vc = this.valueCodec;
+    while (c.next()) {
+      const keys = c.keys;
+      const values = c.values;
+      for (let i = 0, n = c.count; i < n; i++) fn(vc.decode(values, i * vs), kc.decode(keys, i * ks));
+    }
+    this.#release(c);
+  }
+
+  /** Every entry as an array of [key, value], with BPF_MAP_LOOKUP_BATCH (see batchEntries). */
+  batchLookup(opts: TypedBatchOptions = {}): [K, V][] {
+    const out: [K, V][] = [];
+    this.batchForEach((v, k) => out.push([k, v]), opts);
+    return out;
+  }
+
+  /** Every entry as an array, removed from the map as read (BPF_MAP_LOOKUP_AND_DELETE_BATCH, 5.6+; hash maps). */
+  batchLookupAndDelete(opts: TypedBatchOptions = {}): [K, V][] {
+    const out: [K, V][] = [];
+    this.batchForEach((v, k) => out.push([k, v]), { ...opts, andDelete: true });
+    return out;
+  }
+
+  /**
+   * Sets many entries with BPF_MAP_UPDATE_BATCH (5.6+): each is created or replaced (the kernel
+   * takes only BPF_F_LOCK in elemFlags: NOEXIST/EXIST are EINVAL). Returns the number written;
+   * a failure reports how many were written before it.
+   */
+  batchUpdate(entries: Iterable<readonly [K, V]>, opts: TypedBatchOptions = {}): number {
+    if (this.#keyless) this.#noKeys('batchUpdate');
+    const list = Array.isArray(entries) ? (entries as readonly (readonly [K, V])[]) : [...entries];
+    const chunk = this.#chunk(opts);
+    const ks = this.#ks;
+    const vs = this.#vs;
+    const n0 = Math.min(chunk, list.length);
+    const keys = new Uint8Array(n0 * ks);
+    const values = new Uint8Array(n0 * vs);
+    let written = 0;
+    for (let start = 0; start < list.length; start += chunk) {
+      const n = Math.min(chunk, list.length - start);
+      for (let i = 0; i < n; i++) {
+        const e = list[start + i]!;
+        this.keyCodec.encode(e[0], keys, i * ks);
+        this.valueCodec.encode(e[1], values, i * vs);
+      }
+      written += mapUpdateBatch(this.#fd.value, keys, values, n, opts.elemFlags ?? 0);
+    }
+    return written;
+  }
+
+  /** Deletes many keys with BPF_MAP_DELETE_BATCH (5.6+). A missing key stops it with ENOENT. Returns the number deleted. */
+  batchDelete(keys: Iterable<K>, opts: TypedBatchOptions = {}): number {
+    if (this.#keyless) this.#noKeys('batchDelete');
+    const list = Array.isArray(keys) ? (keys as readonly K[]) : [...keys];
+    const chunk = this.#chunk(opts);
+    const ks = this.#ks;
+    const buf = new Uint8Array(Math.min(chunk, list.length) * ks);
+    let deleted = 0;
+    for (let start = 0; start < list.length; start += chunk) {
+      const n = Math.min(chunk, list.length - start);
+      for (let i = 0; i < n; i++) this.keyCodec.encode(list[start + i]!, buf, i * ks);
+      deleted += mapDeleteBatch(this.#fd.value, buf, n, opts.elemFlags ?? 0);
+    }
+    return deleted;
+  }
+
+  /** Deletes every entry (hash-like maps; array entries can't be deleted). Returns how many were deleted. */
+  clear(): number {
+    let n = 0;
+    for (const k of this.map.keys()) if (this.map.delete(k)) n++;
+    return n;
+  }
+}
