@@ -4,6 +4,8 @@
  */
 import { readFileSync } from 'node:fs';
 import { MAP_TYPE_NAMES, PROG_TYPE_NAMES, getFdById, listIds, mapInfo, progInfo, type FD, type MapInfo, type ProgInfo } from '../sys/index.js';
+import { fullProgramName } from '../programs/program.js';
+import { JsonWriter } from './json_writer.js';
 
 /** The fields of /proc/self/fdinfo/<fd> ("memlock", "frozen"...), as bpftool reads them. */
 export function readFdinfo(fd: number): Map<string, string> {
@@ -46,14 +48,33 @@ export function mapTypeName(t: number): string {
   return MAP_TYPE_NAMES[t] || `type ${t}`;
 }
 
-export function progPlain(fd: number, info: ProgInfo): string {
+/** The first line of `prog show` (bpftool's print_prog_header_plain), with its newline. */
+export function progHeaderPlain(fd: number, info: ProgInfo): string {
   let s = `${info.id}: ${progTypeName(info.type)}  `;
-  if (info.name) s += `name ${info.name}  `;
+  if (info.name) s += `name ${fullProgramName(fd, info)}  `;
   s += `tag ${info.tag}`;
   if (info.gplCompatible) s += '  gpl';
   if (info.runTimeNs) s += ` run_time_ns ${info.runTimeNs} run_cnt ${info.runCnt}`;
   if (info.recursionMisses) s += ` recursion_misses ${info.recursionMisses}`;
-  s += '\n';
+  return s + '\n';
+}
+
+/** The header fields of `prog show -j` (bpftool's print_prog_header_json). */
+export function progHeaderJson(fd: number, info: ProgInfo): Record<string, unknown> {
+  const o: Record<string, unknown> = { id: info.id, type: progTypeName(info.type) };
+  if (info.name) o.name = fullProgramName(fd, info);
+  o.tag = info.tag;
+  o.gpl_compatible = info.gplCompatible;
+  if (info.runTimeNs) {
+    o.run_time_ns = info.runTimeNs;
+    o.run_cnt = info.runCnt;
+  }
+  if (info.recursionMisses) o.recursion_misses = info.recursionMisses;
+  return o;
+}
+
+export function progPlain(fd: number, info: ProgInfo): string {
+  let s = progHeaderPlain(fd, info);
   if (info.loadTime) s += `\tloaded_at ${formatBootTime(info.loadTime).text}  uid ${info.createdByUid}\n`;
   s += `\txlated ${info.xlatedProgLen}B`;
   s += info.jitedProgLen ? `  jited ${info.jitedProgLen}B` : '  not jited';
@@ -66,15 +87,7 @@ export function progPlain(fd: number, info: ProgInfo): string {
 }
 
 export function progJson(fd: number, info: ProgInfo): Record<string, unknown> {
-  const o: Record<string, unknown> = { id: info.id, type: progTypeName(info.type) };
-  if (info.name) o.name = info.name;
-  o.tag = info.tag;
-  o.gpl_compatible = info.gplCompatible;
-  if (info.runTimeNs) {
-    o.run_time_ns = Number(info.runTimeNs);
-    o.run_cnt = Number(info.runCnt);
-  }
-  if (info.recursionMisses) o.recursion_misses = Number(info.recursionMisses);
+  const o = progHeaderJson(fd, info);
   if (info.loadTime) {
     o.loaded_at = formatBootTime(info.loadTime).epoch;
     o.uid = info.createdByUid;
@@ -139,12 +152,23 @@ export function showAll<T>(kind: 'prog' | 'map', ids: number[] | undefined, fmt:
   return out;
 }
 
-export function showPrograms(json: boolean, ids?: number[]): string {
-  if (json) return JSON.stringify(showAll('prog', ids, (fd) => progJson(fd.value, progInfo(fd.value))));
+/**
+ * `prog show` of the given programs (all when `ids` is undefined). JSON output is bpftool's:
+ * an array when listing everything, one object for a single `id`/`pinned` program.
+ */
+export function showPrograms(json: boolean, ids?: number[], pretty = false): string {
+  if (json) return jsonList(showAll('prog', ids, (fd) => progJson(fd.value, progInfo(fd.value))), ids, pretty);
   return showAll('prog', ids, (fd) => progPlain(fd.value, progInfo(fd.value))).join('');
 }
 
-export function showMaps(json: boolean, ids?: number[]): string {
-  if (json) return JSON.stringify(showAll('map', ids, (fd) => mapJson(fd.value, mapInfo(fd.value))));
+export function showMaps(json: boolean, ids?: number[], pretty = false): string {
+  if (json) return jsonList(showAll('map', ids, (fd) => mapJson(fd.value, mapInfo(fd.value))), ids, pretty);
   return showAll('map', ids, (fd) => mapPlain(fd.value, mapInfo(fd.value))).join('');
+}
+
+/** bpftool prints one object for `show id N`, an array otherwise; no trailing newline here. */
+function jsonList(objects: Record<string, unknown>[], ids: number[] | undefined, pretty: boolean): string {
+  const w = new JsonWriter(pretty);
+  w.value(ids?.length === 1 ? objects[0] : objects);
+  return w.text;
 }
