@@ -62,6 +62,7 @@ import {
   possibleCpuCount,
   type MapInfo,
 } from '../sys/index.js';
+import { attachCollectionPrograms, type AttachAllOptions, type Attachment } from '../links/auto.js';
 import { probeBtfFeatures, probeMmapableArrays } from './features.js';
 import { lookupKallsyms, parseKconfig, readKernelConfig, runningKernelVersion, setKconfigNumber, setKconfigValue } from './kernel.js';
 import type { CollectionSpec } from './spec.js';
@@ -240,6 +241,21 @@ export class Collection {
     };
   }
 
+  /**
+   * Attaches every loaded program whose section name names a target, by libbpf's auto-attach
+   * rules (tracepoint/..., raw_tp/..., kprobe/..., uprobe/..., usdt/..., iter/..., fentry/...);
+   * xdp, tc and cgroup programs too when `options` give the interface or cgroup. Programs
+   * without an auto-attach target are skipped. Returns the attachments by program name; the
+   * collection owns them and closes them (first) when it is closed. An error names the program
+   * and its section, and what was attached before it is detached again.
+   */
+  attachAll(options: AttachAllOptions = {}): Map<string, Attachment> {
+    if (this.#closed) throw new ArgumentError('the collection is closed');
+    const attached = attachCollectionPrograms(this, options);
+    for (const a of attached.values()) this.#owned.push(a);
+    return attached;
+  }
+
   /** Unmaps global data, closes every program and map (pins stay). Idempotent. */
   close(): void {
     if (this.#closed) return;
@@ -412,6 +428,7 @@ class Loader {
           this.own(existing);
           const diff = this.incompatibilities(ms, existing.info());
           if (diff.length) throw new PinnedMapMismatchError(ms.name, path, diff);
+          if (ms.key || ms.value) existing.setBtfTypes({ key: ms.key, value: ms.value });
           this.maps.set(ms.name, existing);
           this.mapData(ms, existing);
           continue;
@@ -461,6 +478,8 @@ class Loader {
 
   createMap(ms: MapSpec): BpfMap {
     const map = this.createMapOnly(ms);
+    // The object's key/value types give map.typed() its codecs (even when the kernel didn't take the BTF).
+    if (ms.key || ms.value) map.setBtfTypes({ key: ms.key, value: ms.value });
     this.own(map);
     this.maps.set(ms.name, map);
     if (ms.contents) this.initData(ms, map);

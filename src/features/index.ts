@@ -1,1 +1,3 @@
 export * from './probe.js';
+export * from './attach.js';
+export * from './helpers.js';

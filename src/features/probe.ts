@@ -33,7 +33,7 @@ const TRIVIAL = encodeInstructions([mov64Imm(0, 0), exit()]);
 const NEEDS_BTF_ID = new Set<number>([ProgType.TRACING, ProgType.EXT, ProgType.LSM, ProgType.STRUCT_OPS]);
 
 /** Expected attach types some program types require at load time. */
-const EXPECTED_ATTACH: Partial<Record<number, number>> = {
+export const EXPECTED_ATTACH: Partial<Record<number, number>> = {
   [ProgType.CGROUP_SOCK_ADDR]: 10, // BPF_CGROUP_INET4_CONNECT
   [ProgType.SK_LOOKUP]: 36, // BPF_SK_LOOKUP
   [ProgType.NETFILTER]: 45, // BPF_NETFILTER

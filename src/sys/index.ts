@@ -13,3 +13,6 @@ export * from './poll.js';
 export * from './rlimit.js';
 export * from './cpus.js';
 export * from './object.js';
+export * from './net.js';
+export * from './netlink.js';
+export * from './pidfd.js';
