@@ -22,6 +22,8 @@
 #include <unistd.h>
 #include <uv.h>
 
+#include "common.h"
+
 #define CHECK(env, call)                                                      \
   do {                                                                        \
     if ((call) != napi_ok) {                                                  \
@@ -47,7 +49,7 @@ static napi_value throw_type(napi_env env, const char *msg) {
 
 /* Pointer and length of an ArrayBuffer, TypedArray or DataView. Resolving the pointer
  * materialises V8's on-heap typed arrays off-heap, so it stays valid while the buffer lives. */
-static int get_bytes(napi_env env, napi_value v, void **data, size_t *len) {
+int ebpf_get_bytes(napi_env env, napi_value v, void **data, size_t *len) {
   bool is;
   if (napi_is_typedarray(env, v, &is) == napi_ok && is) {
     napi_typedarray_type t;
@@ -98,7 +100,7 @@ static napi_value js_bpf(napi_env env, napi_callback_info info) {
   CHECK(env, napi_get_value_int32(env, argv[0], &cmd));
   void *attr;
   size_t len;
-  if (get_bytes(env, argv[1], &attr, &len) != 0) return throw_type(env, "attr must be an ArrayBuffer view");
+  if (ebpf_get_bytes(env, argv[1], &attr, &len) != 0) return throw_type(env, "attr must be an ArrayBuffer view");
   if (argc >= 3) {
     uint32_t size;
     CHECK(env, napi_get_value_uint32(env, argv[2], &size));
@@ -189,7 +191,7 @@ static napi_value js_address_of(napi_env env, napi_callback_info info) {
   CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   void *p;
   size_t len;
-  if (argc < 1 || get_bytes(env, argv[0], &p, &len) != 0) return throw_type(env, "addressOf(view)");
+  if (argc < 1 || ebpf_get_bytes(env, argv[0], &p, &len) != 0) return throw_type(env, "addressOf(view)");
   napi_value out;
   CHECK(env, napi_create_bigint_uint64(env, (uint64_t)(uintptr_t)p, &out));
   return out;
@@ -203,7 +205,7 @@ static napi_value js_perf_event_open(napi_env env, napi_callback_info info) {
   if (argc < 5) return throw_type(env, "perfEventOpen(attr, pid, cpu, groupFd, flags)");
   void *attr;
   size_t len;
-  if (get_bytes(env, argv[0], &attr, &len) != 0) return throw_type(env, "attr must be an ArrayBuffer view");
+  if (ebpf_get_bytes(env, argv[0], &attr, &len) != 0) return throw_type(env, "attr must be an ArrayBuffer view");
   int32_t pid, cpu, group;
   uint32_t flags;
   CHECK(env, napi_get_value_int32(env, argv[1], &pid));
@@ -230,7 +232,7 @@ static napi_value js_ioctl(napi_env env, napi_callback_info info) {
     size_t len;
     if (get_i64(env, argv[2], &iv) == 0) {
       arg = (unsigned long)iv;
-    } else if (get_bytes(env, argv[2], &p, &len) == 0) {
+    } else if (ebpf_get_bytes(env, argv[2], &p, &len) == 0) {
       arg = (unsigned long)(uintptr_t)p;
     } else {
       return throw_type(env, "arg must be an integer or a buffer");
@@ -482,9 +484,6 @@ static napi_value js_poll_stop(napi_env env, napi_callback_info info) {
   poller_release(env, p);
   return make_int(env, 0);
 }
-
-/* native/net.c: socket calls for netlink and SO_ATTACH_BPF. */
-napi_status ebpf_net_init(napi_env env, napi_value exports);
 
 static napi_value init(napi_env env, napi_value exports) {
   instance_t *in = calloc(1, sizeof *in);

@@ -15,6 +15,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "common.h"
+
 napi_status ebpf_net_init(napi_env env, napi_value exports);
 
 static napi_value net_int(napi_env env, int64_t v) {
@@ -28,8 +30,8 @@ static napi_value net_type_error(napi_env env, const char *msg) {
   return NULL;
 }
 
-/* Pointer and length of a TypedArray (any element type), DataView or ArrayBuffer; NULL/0 for
- * null or undefined. Returns -1 for anything else. */
+/* Pointer and length of a TypedArray, DataView or ArrayBuffer; NULL/0 for null or undefined.
+ * Returns -1 for anything else. */
 static int net_bytes(napi_env env, napi_value v, void **data, size_t *len) {
   napi_valuetype t;
   if (napi_typeof(env, v, &t) != napi_ok) return -1;
@@ -38,31 +40,7 @@ static int net_bytes(napi_env env, napi_value v, void **data, size_t *len) {
     *len = 0;
     return 0;
   }
-  bool is;
-  if (napi_is_typedarray(env, v, &is) == napi_ok && is) {
-    napi_typedarray_type tt;
-    size_t n, off;
-    napi_value ab;
-    if (napi_get_typedarray_info(env, v, &tt, &n, data, &ab, &off) != napi_ok) return -1;
-    size_t el = 1;
-    switch (tt) {
-      case napi_int16_array: case napi_uint16_array: el = 2; break;
-      case napi_int32_array: case napi_uint32_array: case napi_float32_array: el = 4; break;
-      case napi_float64_array: case napi_bigint64_array: case napi_biguint64_array: el = 8; break;
-      default: el = 1;
-    }
-    *len = n * el;
-    return 0;
-  }
-  if (napi_is_dataview(env, v, &is) == napi_ok && is) {
-    napi_value ab;
-    size_t off;
-    return napi_get_dataview_info(env, v, len, data, &ab, &off) == napi_ok ? 0 : -1;
-  }
-  if (napi_is_arraybuffer(env, v, &is) == napi_ok && is) {
-    return napi_get_arraybuffer_info(env, v, data, len) == napi_ok ? 0 : -1;
-  }
-  return -1;
+  return ebpf_get_bytes(env, v, data, len);
 }
 
 static int net_args(napi_env env, napi_callback_info info, size_t want, napi_value *argv) {
