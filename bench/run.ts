@@ -5,9 +5,16 @@
  */
 import { spawnSync } from 'node:child_process';
 import { mapsScenario } from './maps.js';
+import { ringbufDrainScenario, ringbufTpScenario } from './ringbuf.js';
+import { perfDrainScenario, perfTpScenario } from './perf.js';
 
 const scenarios: Record<string, () => boolean | Promise<boolean>> = {
   maps: mapsScenario,
+  ringbuf_drain: ringbufDrainScenario,
+  ringbuf_tp: ringbufTpScenario,
+  perf_drain: perfDrainScenario,
+  perf_tp: perfTpScenario,
+  codec: async () => (await import('./codec.js')).codecScenario(),
   // Imported lazily so that a `maps` run needs no BTF parse. main() prints its own lines.
   btf: async () => {
     const { main } = await import('./btf.js');
