@@ -96,6 +96,25 @@ function skipQualifiers(t: Type): Type {
 }
 
 /** The JavaScript representation of a value of C type `type` (typedefs and qualifiers skipped). */
+/** The TS type of a scalar mapping (numbers, bigints, strings, bytes), or undefined for the others. */
+export function scalarTypeText(m: TsMapping): string | undefined {
+  switch (m.kind) {
+    case 'boolean':
+      return 'boolean';
+    case 'number':
+      return 'number';
+    case 'bigint':
+    case 'pointer':
+      return 'bigint';
+    case 'bytes':
+      return 'Uint8Array';
+    case 'string':
+      return 'string';
+    default:
+      return undefined;
+  }
+}
+
 export function tsTypeFor(type: Type): TsMapping {
   const t = resolveAliases(type);
   switch (t.kind) {
@@ -451,18 +470,9 @@ class TsWriter {
   /** The TS type of a value, given its mapping. */
   private typeText(m: TsMapping, type: Type, indent: string, depth: number): string {
     if (depth > MAX_DEPTH) throw new FormatError('ERR_BTF', `BTF type [${type.id}]: types nested too deep (a cycle?)`);
+    const scalar = scalarTypeText(m);
+    if (scalar) return scalar;
     switch (m.kind) {
-      case 'boolean':
-        return 'boolean';
-      case 'number':
-        return 'number';
-      case 'bigint':
-      case 'pointer':
-        return 'bigint';
-      case 'bytes':
-        return 'Uint8Array';
-      case 'string':
-        return 'string';
       case 'array': {
         const inner = this.typeText(tsTypeFor(m.element), m.element, indent, depth + 1);
         return `${inner}[]`;
@@ -483,7 +493,7 @@ class TsWriter {
         if (td) return this.nameOf(td);
         return this.objectType(s, indent, depth + 1);
       }
-      case 'none':
+      default: // 'none'; the scalars were handled above
         return 'never';
     }
   }
