@@ -3,37 +3,55 @@
  * 2 usage error.
  */
 import { EbpfError } from '../errors.js';
-import { probeAll } from '../features/index.js';
-import { objGet, progInfo, mapInfo } from '../sys/index.js';
-import { showMaps, showPrograms } from './show.js';
-import { loadall, LoadallUsageError } from './loadall.js';
+import { LoadallUsageError } from './loadall.js';
+import { progCommand } from './prog.js';
+import { mapCommand } from './map.js';
+import { CliUsageError, type CliContext } from './common.js';
 import { btfCommand, BtfUsageError } from './btf.js';
+import { linkCommand } from './link.js';
+import { perfCommand } from './perf.js';
+import { netCommand } from './net.js';
+import { featureCommand } from './feature.js';
+import { TOOLS } from '../../tools/index.js';
 
 const USAGE = `Usage: ebpf-ts [-j|--json] [-p|--pretty] OBJECT COMMAND ...
 
-  prog { show | list } [id ID | pinned PATH]   programs loaded in the kernel
+  prog { show | list } [PROG]                  programs loaded in the kernel
+  prog dump xlated PROG [opcodes | linum | file FILE]
+                                               translated instructions, with source lines from BTF
+  prog run PROG [data_in FILE [data_out FILE [data_size_out L]]]
+                [ctx_in FILE [ctx_out FILE [ctx_size_out M]]] [repeat N]
+                                               BPF_PROG_TEST_RUN (FILE '-': stdin/stdout)
+  prog pin PROG PATH                           pin a program on bpffs
   prog loadall OBJ PINDIR [pinmaps MAPDIR]     load an object's programs and pin them in PINDIR
-  map  { show | list } [id ID | pinned PATH]   maps in the kernel
-  feature probe                                what this kernel supports
-  btf dump file PATH [format c|ts|raw]         types of a BTF file or an object's .BTF
+  map  { show | list } [MAP]                   maps in the kernel
+  map  dump MAP                                entries, formatted through BTF when the map has it
+  map  lookup MAP [key DATA]                   one entry
+  map  getnext MAP [key DATA]                  the key after DATA (the first key without one)
+  map  update MAP [key DATA] [value VALUE] [any | exist | noexist]
+  map  delete MAP key DATA
+  map  pin MAP PATH                            pin a map on bpffs
+  link { show | list } [LINK]                  BPF links (LINK := { id ID | pinned PATH })
+  link pin LINK PATH | link detach LINK        pin a link; detach its program, keeping the link
+  perf { show | list } [pid PID]               programs on perf events and raw tracepoints, per process
+  net  { show | list } [dev IF]                XDP and TC programs per interface
+  feature probe [full]                         what this kernel supports: program and map types,
+                                               helpers per program type, attach points
+  btf  { show | list } [id ID]                 BTF objects in the kernel, with their users
+  btf  dump { file PATH | id ID } [format c|ts|raw]
+                                               types of a BTF file, an object's .BTF, or a BTF id
 
-Output follows bpftool's layout; -j prints JSON with bpftool's field names.`;
+  PROG := { id ID | pinned PATH | tag TAG | name NAME }
+  MAP  := { id ID | pinned PATH | name NAME }
+  DATA := [hex] BYTES                          bytes in decimal (0x.. hex), or hex after 'hex'
+  VALUE := DATA | PROG (program arrays) | MAP (maps of maps)
+
+Output follows bpftool's layout; -j prints JSON with bpftool's field names.
+
+Tools (each takes --help, --duration SECONDS and --json; runs until Ctrl-C):
+${Object.entries(TOOLS).map(([name, t]) => `  ${name.padEnd(13)}${t.summary}`).join('\n')}`;
 
 class UsageError extends Error {}
-
-function parseTarget(args: string[], kind: 'prog' | 'map'): number[] | undefined {
-  if (args.length === 0) return undefined;
-  if (args[0] === 'id' && args[1] && /^\d+$/.test(args[1])) return [Number(args[1])];
-  if (args[0] === 'pinned' && args[1]) {
-    const fd = objGet(args[1]);
-    try {
-      return [kind === 'prog' ? progInfo(fd.value).id : mapInfo(fd.value).id];
-    } finally {
-      fd.close();
-    }
-  }
-  throw new UsageError(`expected 'id ID' or 'pinned PATH', got '${args.join(' ')}'`);
-}
 
 function prefixMatch(word: string | undefined, ...choices: string[]): string | undefined {
   if (!word) return undefined;
@@ -41,6 +59,9 @@ function prefixMatch(word: string | undefined, ...choices: string[]): string | u
 }
 
 export async function main(argv: string[]): Promise<number> {
+  // A tool takes its own options (its -p is a pid, not --pretty).
+  const tool = argv[0] !== undefined ? TOOLS[argv[0]] : undefined;
+  if (tool) return (await tool.load()).run(argv.slice(1));
   let json = false;
   let pretty = false;
   const args: string[] = [];
@@ -57,40 +78,24 @@ export async function main(argv: string[]): Promise<number> {
     process.stdout.write(text.endsWith('\n') || text === '' ? text : text + '\n');
   };
   try {
-    const object = prefixMatch(args[0], 'prog', 'map', 'feature', 'btf', 'help');
-    const command = args[1];
-    if (object === 'prog' && command === 'loadall') {
-      return loadall(args.slice(2), { out: (t) => write(t), err: (t) => console.error(t) });
-    }
+    const object = prefixMatch(args[0], 'prog', 'map', 'link', 'perf', 'net', 'feature', 'btf', 'help');
+    const ctx: CliContext = { json, pretty, out: (t) => process.stdout.write(t) };
     switch (object) {
       case 'btf':
-        process.stdout.write(btfCommand(args.slice(1)));
+        process.stdout.write(btfCommand(args.slice(1), { json, pretty }));
         return 0;
       case 'prog':
-      case 'map': {
-        const cmd = prefixMatch(command ?? 'show', 'show', 'list');
-        if (!cmd) throw new UsageError(`unknown ${object} command '${command}'`);
-        const ids = parseTarget(args.slice(2), object);
-        write(object === 'prog' ? showPrograms(json, ids) : showMaps(json, ids));
-        return 0;
-      }
-      case 'feature': {
-        if (prefixMatch(command, 'probe') !== 'probe') throw new UsageError(`unknown feature command '${command ?? ''}'`);
-        const report = probeAll();
-        if (json) {
-          write(JSON.stringify({
-            program_types: Object.fromEntries(Object.entries(report.programTypes).map(([k, v]) => [`have_${k}_prog_type`, v === 'available'])),
-            map_types: Object.fromEntries(Object.entries(report.mapTypes).map(([k, v]) => [`have_${k}_map_type`, v === 'available'])),
-          }));
-        } else {
-          let out = 'Scanning eBPF program types...\n';
-          for (const [k, v] of Object.entries(report.programTypes)) out += `eBPF program_type ${k} is ${v === 'available' ? 'available' : 'NOT available'}\n`;
-          out += '\nScanning eBPF map types...\n';
-          for (const [k, v] of Object.entries(report.mapTypes)) out += `eBPF map_type ${k} is ${v === 'available' ? 'available' : 'NOT available'}\n`;
-          write(out);
-        }
-        return 0;
-      }
+        return progCommand(args.slice(1), ctx);
+      case 'map':
+        return mapCommand(args.slice(1), ctx);
+      case 'link':
+        return linkCommand(args.slice(1), ctx);
+      case 'perf':
+        return perfCommand(args.slice(1), ctx);
+      case 'net':
+        return netCommand(args.slice(1), ctx);
+      case 'feature':
+        return featureCommand(args.slice(1), ctx);
       case 'help':
         console.log(USAGE);
         return 0;
@@ -102,11 +107,13 @@ export async function main(argv: string[]): Promise<number> {
         throw new UsageError(`unknown object '${args[0]}'`);
     }
   } catch (e) {
-    if (e instanceof UsageError || e instanceof LoadallUsageError || e instanceof BtfUsageError) {
+    if (e instanceof UsageError || e instanceof LoadallUsageError || e instanceof BtfUsageError || e instanceof CliUsageError) {
       console.error(`ebpf-ts: ${e.message}\n\n${USAGE}`);
       return 2;
     }
     if (e instanceof EbpfError) {
+      // bpftool -j reports errors as JSON on stdout; the message also goes to stderr.
+      if (json) process.stdout.write(JSON.stringify({ error: e.message }) + '\n');
       console.error(`ebpf-ts: ${e.message}`);
       return 1;
     }
