@@ -22,7 +22,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { BpfMap, CollectionSpec, loadCollection, loadCollectionSpec, type Collection, type Program } from '../src/index.js';
 import { btfCodec, type BtfCodec } from '../src/btf/index.js';
 import { RingBufferReader, type RecordDecoder, type RingRecord } from '../src/ringbuf/index.js';
-import { PERF_EVENT_IOC_ENABLE, PERF_EVENT_IOC_SET_BPF, PERF_TYPE, ioctl, perfEventOpen } from '../src/sys/index.js';
+import { attachTracepoint as attachTracepointLink } from '../src/links/index.js';
 import { emit, envNumber, now } from './common.js';
 
 const TWO32 = 2 ** 32;
@@ -325,21 +325,11 @@ export async function runTp(p: Producer, attach: () => { close(): void }, v: Ver
 }
 
 /**
- * Attaches a tracepoint program as libbpf 1.1 does: perf_event_open on the tracepoint (pid -1,
- * CPU 0: a tracepoint program runs for every task and CPU whatever the event's CPU), then
- * PERF_EVENT_IOC_SET_BPF and ENABLE. Closing the returned perf event detaches the program.
+ * Attaches a tracepoint program as the libbpf 1.1 anchor does: perf_event_open on the tracepoint,
+ * then PERF_EVENT_IOC_SET_BPF (no BPF link), so that both sides pay the same attach path.
  */
-export function attachTracepoint(prog: Program, category: string, name: string): { close(): void } {
-  const id = Number(readFileSync(`/sys/kernel/tracing/events/${category}/${name}/id`, 'utf8'));
-  const ev = perfEventOpen({ type: PERF_TYPE.TRACEPOINT, config: id, samplePeriodOrFreq: 1, wakeup: 1 }, -1, 0, -1, undefined, `${category}/${name}`);
-  try {
-    ioctl(ev.value, PERF_EVENT_IOC_SET_BPF, prog.fd.value);
-    ioctl(ev.value, PERF_EVENT_IOC_ENABLE, 0);
-  } catch (err) {
-    ev.close();
-    throw err;
-  }
-  return ev;
+export function attachTracepoint(prog: Program, group: string, name: string): { close(): void } {
+  return attachTracepointLink(prog, { group, name, forceIoctl: true });
 }
 
 /** Emits a tp line in the anchors' format. */

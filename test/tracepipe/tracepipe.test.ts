@@ -11,7 +11,7 @@ import { existsSync } from 'node:fs';
 import { TracePipe, defaultTracePipePath, parseLostLine, parseTraceLine } from '../../src/index.js';
 import { possibleCpuCount } from '../../src/sys/index.js';
 import { kernelSkipReason } from '../helpers/kernel.js';
-import { attachTracepoint } from '../helpers/tracepoint.js';
+import { attachTracepoint } from '../../src/links/index.js';
 import { CFG, Producers, readersSkipReason } from '../ringbuf/producer.js';
 
 const skip =
@@ -60,7 +60,7 @@ test('bpf_printk lines of a tracepoint program, read from trace_pipe and parsed'
   const marker = 100000 + Math.floor(Math.random() * 900000);
   using pipe = new TracePipe({ filter: `ebpf-ts-marker ${marker} ` });
   assert.equal(pipe.path, defaultTracePipePath());
-  const link = attachTracepoint(p.program('tp_printk'), 'syscalls', 'sys_enter_getppid');
+  const link = attachTracepoint(p.program('tp_printk'), { group: 'syscalls', name: 'sys_enter_getppid' });
   try {
     p.set(CFG.MARKER, marker);
     p.set(CFG.TGID, process.pid);
