@@ -55,6 +55,7 @@ for (const mode of ['generic', 'native'] as const) {
     const rx = await receiver(env.hostAddr, port);
     try {
       const link = attachXdp(c.program('xdp_count'), { iface: env.host, mode });
+      const linkId = link.id;
       try {
         const info = link.info();
         assert.equal(info.type, LinkType.XDP);
@@ -76,6 +77,8 @@ for (const mode of ['generic', 'native'] as const) {
       } finally {
         link.close();
       }
+      // A concurrent lister may hold an fd of the link for a moment; it detaches when that closes.
+      assertGone([], [linkId]);
       sendUdp(env.ns, env.hostAddr, port, 5);
       await settle();
       assert.equal(num(c, 'xdp_seen'), 35n, 'detached');
@@ -140,15 +143,18 @@ test('TC egress (TCX link): counts what leaves, TC_ACT_SHOT keeps it from the re
 
 test('sk_lookup on a network namespace (netns link): runs for every datagram delivered there', { skip }, withNet(async (c, env, port) => {
   const rx = await nsReceiver(env.ns, env.peerAddr, port);
+  let linkId = 0;
   {
     using link = attachNetns(c.program('count_lookup'), { netns: `/var/run/netns/${env.ns}` });
     const info = link.info();
+    linkId = info.id;
     assert.equal(info.type, LinkType.NETNS);
     assert.ok(info.kind === 'netns' && info.attachType === AttachType.SK_LOOKUP);
     sendUdp(undefined, env.peerAddr, port, 6);
     await settle();
     assert.equal(num(c, 'lookups'), 6n);
   }
+  assertGone([], [linkId]);
   sendUdp(undefined, env.peerAddr, port, 2);
   await settle();
   assert.equal(num(c, 'lookups'), 6n, 'detached');
