@@ -9,7 +9,8 @@ import assert from 'node:assert/strict';
 import { BpfMap, PerfBufferReader, type PerfRecord } from '../../src/index.js';
 import { onlineCpus } from '../../src/sys/index.js';
 import { kernelSkipReason } from '../helpers/kernel.js';
-import { Producers, STAT, SeqTracker, checkRecord, readersSkipReason } from '../ringbuf/producer.js';
+import { CFG, Producers, STAT, SeqTracker, checkRecord, readersSkipReason, spawnGetppid } from '../ringbuf/producer.js';
+import { attachTracepoint } from '../../src/links/index.js';
 
 const skip = kernelSkipReason() ?? readersSkipReason();
 const cpus = onlineCpus();
@@ -86,6 +87,46 @@ test('PERF_RECORD_LOST counted per CPU, equal to the drops the program counted; 
     assert.equal(seen.received + reader.lost(), attempted);
     assert.equal(seen.gaps, reader.lost());
   } finally {
+    reader.close();
+    p.close();
+  }
+});
+
+test('a reader falling behind concurrent producers: lost samples per CPU equal the program\'s drops', { skip }, async () => {
+  const p = new Producers(['tp_pb', 'pb_emit']);
+  const reader = new PerfBufferReader(p.map('pb'), { pageCount: 1 });
+  const link = attachTracepoint(p.program('tp_pb'), { group: 'syscalls', name: 'sys_enter_getppid' });
+  try {
+    p.lengths(16, 65);
+    const start = p.stat(STAT.SEQ);
+    const received = new Map<number, number>();
+    const check = (r: PerfRecord) => {
+      checkRecord(r.data, true);
+      received.set(r.cpu, (received.get(r.cpu) ?? 0) + 1);
+    };
+    reader.start(check);
+    const child = await spawnGetppid(20_000);
+    p.set(CFG.TGID, child.pid);
+    child.release();
+    assert.equal(await child.exited, 0);
+    p.set(CFG.TGID, 0);
+    reader.stop();
+    reader.drain(check);
+    // Pending lost counts are written before the next sample of each CPU.
+    for (const cpu of cpus) p.emitPerf(1, cpu);
+    reader.drain(check);
+    const attempted = p.stat(STAT.SEQ) - start;
+    assert.equal(attempted, 20_000 + cpus.length);
+    let total = 0;
+    for (const cpu of cpus) {
+      assert.equal(reader.lost(cpu), p.stat(STAT.DROP_CPU + cpu), `CPU ${cpu}: lost == program drops`);
+      assert.equal((received.get(cpu) ?? 0) + reader.lost(cpu), p.stat(STAT.SENT_CPU + cpu) + p.stat(STAT.DROP_CPU + cpu));
+      total += received.get(cpu) ?? 0;
+    }
+    assert.equal(total + reader.lost(), attempted);
+    assert.ok(reader.lost() > 0, 'the one-page rings overflowed: the reader fell behind');
+  } finally {
+    link.close();
     reader.close();
     p.close();
   }

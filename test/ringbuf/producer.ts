@@ -122,3 +122,20 @@ export function readersSkipReason(): string | undefined {
 }
 
 export const cpuCount = possibleCpuCount;
+
+/**
+ * A child process that makes `calls` getppid() syscalls (process.ppid) once released: a producer
+ * on another CPU, concurrent with the reader (tp_rb/tp_pb filter on its tgid). `release()` starts
+ * it; `exited` resolves with its exit code.
+ */
+export async function spawnGetppid(calls: number): Promise<{ pid: number; release(): void; exited: Promise<number | null> }> {
+  const { spawn } = await import('node:child_process');
+  const code = `process.stdin.once('data', () => { let s = 0; for (let i = 0; i < ${calls}; i++) s += process.ppid; process.exit(s > 0 ? 0 : 1); });`;
+  const child = spawn(process.execPath, ['-e', code], { stdio: ['pipe', 'ignore', 'inherit'] });
+  await new Promise<void>((resolve, reject) => {
+    child.once('spawn', resolve);
+    child.once('error', reject);
+  });
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (c) => resolve(c)));
+  return { pid: child.pid!, release: () => child.stdin.end('g'), exited };
+}

@@ -8,7 +8,8 @@ import assert from 'node:assert/strict';
 import { BpfMap, RingBufferReader, type RingRecord } from '../../src/index.js';
 import { btfCodec } from '../../src/btf/index.js';
 import { kernelSkipReason } from '../helpers/kernel.js';
-import { CFG, Producers, STAT, SeqTracker, checkRecord, readersSkipReason } from './producer.js';
+import { CFG, Producers, STAT, SeqTracker, checkRecord, readersSkipReason, spawnGetppid } from './producer.js';
+import { attachTracepoint } from '../../src/links/index.js';
 
 const skip = kernelSkipReason() ?? readersSkipReason();
 
@@ -135,6 +136,35 @@ test('a burst larger than the ring: drops counted exactly by the program, no tor
     // Drops are the gaps in the sequence, plus those after the last record received.
     assert.equal(seen.gaps + (start + attempted - seen.expected), dropped);
   } finally {
+    reader.close();
+    p.close();
+  }
+});
+
+test('a reader falling behind a concurrent producer on another CPU: exact drop count, no torn record', { skip }, async () => {
+  const p = new Producers(['tp_rb'], { rb: 4096 });
+  const reader = new RingBufferReader(p.map('rb'));
+  const link = attachTracepoint(p.program('tp_rb'), { group: 'syscalls', name: 'sys_enter_getppid' });
+  try {
+    p.lengths(16, 65);
+    const start = p.stat(STAT.SEQ);
+    const seen = new SeqTracker(start);
+    reader.start((r) => seen.see(checkRecord(r.data)));
+    const child = await spawnGetppid(30_000);
+    p.set(CFG.TGID, child.pid);
+    child.release();
+    assert.equal(await child.exited, 0);
+    p.set(CFG.TGID, 0);
+    reader.stop();
+    reader.drain((r) => seen.see(checkRecord(r.data)));
+    const attempted = p.stat(STAT.SEQ) - start;
+    const dropped = p.stat(STAT.DROPPED);
+    assert.equal(attempted, 30_000);
+    assert.ok(dropped > 0, 'the 4 KiB ring overflowed: the reader fell behind');
+    assert.equal(seen.received + dropped, attempted, `received ${seen.received} + dropped ${dropped}`);
+    assert.equal(seen.gaps + (start + attempted - seen.expected), dropped);
+  } finally {
+    link.close();
     reader.close();
     p.close();
   }

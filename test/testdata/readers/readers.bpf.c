@@ -202,6 +202,28 @@ int pb_emit(void *ctx)
 	return 0;
 }
 
+/* One record per getppid() of the tgid in cfg[CFG_TGID], from whatever CPU it runs on: a producer
+ * that runs concurrently with the reader. */
+SEC("tracepoint/syscalls/sys_enter_getppid")
+int tp_rb(void *ctx)
+{
+	if ((bpf_get_current_pid_tgid() >> 32) != cfg_get(CFG_TGID))
+		return 0;
+	rb_one(0, NULL);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_enter_getppid")
+int tp_pb(void *ctx)
+{
+	struct pb_ctx c = { .ctx = ctx };
+
+	if ((bpf_get_current_pid_tgid() >> 32) != cfg_get(CFG_TGID))
+		return 0;
+	pb_one(0, &c);
+	return 0;
+}
+
 /* What the kernel sees of rb: stats[STAT_QUERY + 0..2] = consumer position, producer position,
  * available bytes (bpf_ringbuf_query). */
 #define STAT_QUERY 72
