@@ -38,8 +38,17 @@ export function uniqueName(prefix: string): string {
 
 /** Ids of all BPF programs/maps/links on the system, via bpftool (an independent observer). */
 export function bpftoolIds(kind: 'prog' | 'map' | 'link'): number[] {
-  const out = execFileSync('bpftool', ['-j', kind, 'list'], { encoding: 'utf8' });
-  return (JSON.parse(out || '[]') as { id: number }[]).map((x) => x.id);
+  // bpftool 7.1 fails when an object listed by GET_NEXT_ID is gone before it opens it, which
+  // happens while other tests run: ask again.
+  for (let attempt = 0; ; attempt++) {
+    try {
+      const out = execFileSync('bpftool', ['-j', kind, 'list'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+      return (JSON.parse(out || '[]') as { id: number }[]).map((x) => x.id);
+    } catch (e) {
+      if (attempt >= 9) throw e;
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 50);
+    }
+  }
 }
 
 export function u32(n: number): Uint8Array {

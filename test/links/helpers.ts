@@ -58,7 +58,18 @@ export function assertGone(progIds: number[], linkIds: number[] = []): void {
 
 /** Ids of links whose program is one of `progIds` (what a test leaves attached). */
 export function linksOfPrograms(progIds: number[]): number[] {
-  const out = JSON.parse(execFileSync('bpftool', ['-j', 'link', 'list'], { encoding: 'utf8' }) || '[]') as { id: number; prog_id: number }[];
+  // bpftool 7.1 gives up when a link listed by GET_NEXT_ID is gone before it opens it, which
+  // happens while other tests run: ask again.
+  let out: { id: number; prog_id: number }[] = [];
+  for (let attempt = 0; ; attempt++) {
+    try {
+      out = JSON.parse(execFileSync('bpftool', ['-j', 'link', 'list'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }) || '[]') as typeof out;
+      break;
+    } catch (e) {
+      if (attempt >= 9) throw e;
+      sleepMs(50);
+    }
+  }
   const want = new Set(progIds);
   return out.filter((l) => want.has(l.prog_id)).map((l) => l.id);
 }
