@@ -35,23 +35,28 @@ test('cputime: a child burning CPU shows up with its pid, comm and about one CPU
     type Report = { interval_s: number; cpus: number; processes: { pid: number; comm: string; cpu_ns: number; cpu_percent: number }[] };
     const reports = tool.json<Report>();
     assert.ok(reports.length >= 2, tool.stdout());
-    // The second full interval: the burner ran all along.
-    const r = reports[1]!;
+    // A slice is counted when the task is switched away, and a lone busy task on a quiet CPU can
+    // run for seconds without a switch: so check the totals, against the kernel's own figure.
+    const r = reports.find((x) => x.processes.some((p) => p.pid === burner.pid));
+    assert.ok(r, `burner ${burner.pid} in no report: ${tool.stdout()}`);
     assert.ok(Math.abs(r.interval_s - 1) < 0.3, `interval ${r.interval_s}`);
-    const row = r.processes.find((p) => p.pid === burner.pid);
-    assert.ok(row, `burner ${burner.pid} missing from ${JSON.stringify(r)}`);
+    const row = r.processes.find((p) => p.pid === burner.pid)!;
     assert.equal(row.comm, 'sh');
-    // One busy thread on a 2-CPU machine shared with the tests: most of one CPU, never more.
-    assert.ok(row.cpu_percent > 20 && row.cpu_percent <= 105, `burner at ${row.cpu_percent}%`);
     assert.ok(Math.abs(row.cpu_ns / 1e9 / r.interval_s * 100 - row.cpu_percent) < 1);
+    const counted = reports.flatMap((x) => x.processes).filter((p) => p.pid === burner.pid).reduce((a, p) => a + p.cpu_ns, 0);
+    const ran = Number(readFileSync(`/proc/${burner.pid}/schedstat`, 'utf8').split(' ')[0]);
+    assert.ok(counted <= ran + 1e6, `counted ${counted} ns, but the kernel says the burner ran ${ran} ns`);
+    const span = reports.reduce((a, x) => a + x.interval_s, 0) * 1e9;
+    assert.ok(counted > 0.2 * span, `counted ${counted} ns of the burner over ${span} ns of reports`);
     // Sorted by CPU time.
     for (let i = 1; i < r.processes.length; i++) assert.ok(r.processes[i - 1]!.cpu_ns >= r.processes[i]!.cpu_ns);
 
     // -p: only that process, filtered in the kernel; and the text table.
-    const only = await runToolToEnd('cputime', ['-p', String(burner.pid), '-i', '0.5', '--duration', '1.2']);
+    const only = await runToolToEnd('cputime', ['-p', String(burner.pid), '-i', '0.5', '--duration', '2']);
     assert.equal(only.code, 0, only.stderr);
     const rows = only.stdout.split('\n').filter((l) => /^\s*\d+ /.test(l));
-    assert.ok(rows.length >= 2, only.stdout);
+    // At least one table has it (a slice is counted when it ends: see above).
+    assert.ok(rows.length >= 1, only.stdout);
     for (const l of rows) assert.match(l, new RegExp(`^\\s*${burner.pid} sh\\s+\\d+\\.\\d\\d\\s+\\d+\\.\\d$`));
     assert.match(only.stdout, /^\s*PID COMM\s+CPU\(ms\)\s+%CPU$/m);
   } finally {

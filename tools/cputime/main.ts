@@ -2,7 +2,8 @@
  * `ebpf-ts cputime`: on-CPU time per process, top-like. The BPF program adds up, at every
  * sched_switch, how long the task leaving the CPU ran; every interval the tool walks the map's
  * keys (the processes that ran, not every possible PID), takes each entry out and prints a
- * table sorted by CPU time.
+ * table sorted by CPU time. A slice is counted when it ends (at the switch away), so a long
+ * slice that spans two intervals lands in the second, which can then show a thread above 100%.
  */
 import { possibleCpuCount } from '../../src/sys/index.js';
 import { clockTime, nonNegativeInteger, positiveNumber, announceReady, runTool, type ToolDefinition, type ToolIO } from '../common.js';
