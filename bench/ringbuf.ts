@@ -148,6 +148,61 @@ export function verified(v: Verifier, start: number, produced: number, dropped: 
   return v.received === produced - dropped && v.gaps + (start + produced - v.expected) === dropped && v.ooo === 0 && v.bad === 0;
 }
 
+/**
+ * The drain scenarios' timed part, the same for both readers: `rounds` + 1 times, fill the buffer
+ * in one BPF_PROG_TEST_RUN (untimed), then time `drainOnce` calls until every record produced and
+ * not dropped went through the verifier; round 0 is the warm-up. Emits the line; true if verified.
+ */
+export function runDrainRounds(scenario: string, api: string, p: Producer, v: Verifier, start: number, fill: number, drainOnce: () => void): boolean {
+  const rounds = envNumber('ANCHOR_DRAIN_ROUNDS', 4);
+  let totalEvents = 0;
+  let totalS = 0;
+  let producedAll = 0;
+  let droppedAll = 0;
+  for (let round = 0; round <= rounds; round++) {
+    const seq0 = p.seq();
+    const drop0 = p.dropped();
+    p.fill(fill);
+    const produced = p.seq() - seq0;
+    const dropped = p.dropped() - drop0;
+    const target = v.received + produced - dropped;
+    const t0 = now();
+    let lastProgress = t0;
+    while (v.received < target) {
+      const before = v.received;
+      drainOnce();
+      if (v.received !== before) lastProgress = now();
+      else if (now() - lastProgress > STALL_S) {
+        console.error(`bench ${scenario}: stalled at ${v.received}/${target}`);
+        break;
+      }
+    }
+    const t1 = now();
+    if (round > 0) {
+      totalS += t1 - t0;
+      totalEvents += produced - dropped;
+    }
+    producedAll += produced;
+    droppedAll += dropped;
+  }
+  const ok = verified(v, start, producedAll, droppedAll);
+  emit(`${scenario}_events_per_s`, totalEvents / totalS, api, ok, {
+    events: totalEvents,
+    dropped: droppedAll,
+    gaps: v.gaps,
+    lost: v.lost,
+    ns_per_event: (totalS * 1e9) / totalEvents,
+  });
+  return ok;
+}
+
+/** Checks an anchors record in place (seq at 0 as two u32, pid at 8): the zero-copy path. */
+export function checkRecordView(v: Verifier, r: { view: DataView; offset: number; length: number }): void {
+  const dv = r.view;
+  const o = r.offset;
+  v.check(dv.getUint32(o, true) + dv.getUint32(o + 4, true) * TWO32, dv.getUint32(o + 8, true), r.length);
+}
+
 /** `struct anchor_event` as the BTF codec decodes it (u64 as bigint, u8[16] as a Uint8Array copy). */
 export interface AnchorEvent {
   seq: bigint;
@@ -169,61 +224,20 @@ const FILL_RB = 6144 * BATCH; // 393,216 records * 40 B = 15 MiB of the 16 MiB r
 type DrainApi = 'view' | 'decoded';
 
 async function ringbufDrain(api: DrainApi, codec?: RecordDecoder<AnchorEvent>): Promise<boolean> {
-  const rounds = envNumber('ANCHOR_DRAIN_ROUNDS', 4);
   const p = new Producer('ringbuf_producer.bpf.o', 'xdp_ringbuf_testrun', 'events');
   const reader = new RingBufferReader(p.out);
   try {
     p.set(p.cfg, CFG_BATCH, BATCH);
     const v = new Verifier();
     const start = (v.expected = p.seq());
-    const viewCb = (r: RingRecord): void => {
-      const dv = r.view;
-      const o = r.offset;
-      v.check(dv.getUint32(o, true) + dv.getUint32(o + 4, true) * TWO32, dv.getUint32(o + 8, true), r.length);
-    };
+    const viewCb = (r: RingRecord): void => checkRecordView(v, r);
     const decodedCb = (e: AnchorEvent, r: RingRecord): void => {
       v.check(Number(e.seq), e.pid, r.length);
     };
-    let totalEvents = 0;
-    let totalS = 0;
-    let producedAll = 0;
-    let droppedAll = 0;
-    for (let round = 0; round <= rounds; round++) {
-      const seq0 = p.seq();
-      const drop0 = p.dropped();
-      p.fill(FILL_RB);
-      const produced = p.seq() - seq0;
-      const dropped = p.dropped() - drop0;
-      const target = v.received + produced - dropped;
-      const t0 = now();
-      let lastProgress = t0;
-      while (v.received < target) {
-        const before = v.received;
-        if (api === 'decoded') reader.drainDecoded(codec!, decodedCb);
-        else reader.drain(viewCb);
-        if (v.received !== before) lastProgress = now();
-        else if (now() - lastProgress > STALL_S) {
-          console.error(`bench ringbuf_drain: stalled at ${v.received}/${target}`);
-          break;
-        }
-      }
-      const t1 = now();
-      if (round > 0) {
-        totalS += t1 - t0;
-        totalEvents += produced - dropped;
-      }
-      producedAll += produced;
-      droppedAll += dropped;
-    }
-    const ok = verified(v, start, producedAll, droppedAll);
-    emit('ringbuf_drain_events_per_s', totalEvents / totalS, api, ok, {
-      events: totalEvents,
-      dropped: droppedAll,
-      gaps: v.gaps,
-      lost: v.lost,
-      ns_per_event: (totalS * 1e9) / totalEvents,
+    return runDrainRounds('ringbuf_drain', api, p, v, start, FILL_RB, () => {
+      if (api === 'decoded') reader.drainDecoded(codec!, decodedCb);
+      else reader.drain(viewCb);
     });
-    return ok;
   } finally {
     reader.close();
     p.close();
@@ -355,9 +369,7 @@ export async function ringbufTpScenario(): Promise<boolean> {
       v,
       (state) => {
         reader.start((rec) => {
-          const dv = rec.view;
-          const o = rec.offset;
-          v.check(dv.getUint32(o, true) + dv.getUint32(o + 4, true) * TWO32, dv.getUint32(o + 8, true), rec.length);
+          checkRecordView(v, rec);
           if (v.received >= state.target) state.progress();
         });
         return () => reader.stop();
