@@ -246,6 +246,20 @@ export function aborted(signal: AbortSignal): Promise<void> {
   return new Promise((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
 }
 
+/**
+ * Calls `report` every `seconds` until the signal fires, then once more for the last, partial
+ * interval (`finalReport` decides whether that one is worth printing).
+ */
+export async function reportEvery(seconds: number, signal: AbortSignal, report: () => void, finalReport: () => boolean = () => true): Promise<void> {
+  const timer = setInterval(report, seconds * 1000);
+  try {
+    await aborted(signal);
+  } finally {
+    clearInterval(timer);
+  }
+  if (finalReport()) report();
+}
+
 /** `HH:MM:SS` of a Date, local time, as the classic tools print it. */
 export function clockTime(d = new Date()): string {
   const p = (n: number) => String(n).padStart(2, '0');

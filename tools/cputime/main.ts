@@ -6,7 +6,7 @@
  * slice that spans two intervals lands in the second, which can then show a thread above 100%.
  */
 import { possibleCpuCount } from '../../src/sys/index.js';
-import { clockTime, nonNegativeInteger, positiveNumber, announceReady, runTool, type ToolDefinition, type ToolIO } from '../common.js';
+import { clockTime, nonNegativeInteger, positiveNumber, announceReady, reportEvery, runTool, type ToolDefinition, type ToolIO } from '../common.js';
 import { loadCputime } from './cputime.js';
 
 export const definition: ToolDefinition = {
@@ -73,18 +73,7 @@ export async function run(argv: string[], io?: ToolIO): Promise<number> {
     };
 
     announceReady(out, 'cputime', `counting on-CPU time, a table every ${intervalS}s`);
-    await new Promise<void>((resolve) => {
-      const timer = setInterval(report, intervalS * 1000);
-      signal.addEventListener('abort', () => {
-        clearInterval(timer);
-        // The last, partial interval too (unless it just began).
-        if (process.hrtime.bigint() - last > 100_000_000n) report();
-        resolve();
-      }, { once: true });
-      if (signal.aborted) {
-        clearInterval(timer);
-        resolve();
-      }
-    });
+    // The last, partial interval too, unless it just began.
+    await reportEvery(intervalS, signal, report, () => process.hrtime.bigint() - last > 100_000_000n);
   }, io);
 }

@@ -5,7 +5,7 @@
  */
 import { isIP } from 'node:net';
 import { attachXdp, type XdpMode } from '../../src/links/index.js';
-import { clockTime, nonNegativeInteger, positiveNumber, announceReady, runTool, ToolUsageError, type ToolDefinition, type ToolIO } from '../common.js';
+import { clockTime, nonNegativeInteger, positiveNumber, announceReady, reportEvery, runTool, ToolUsageError, type ToolDefinition, type ToolIO } from '../common.js';
 import { loadPktcount, type FlowCount, type FlowKey } from './pktcount.js';
 
 const AF_INET = 2;
@@ -127,15 +127,6 @@ export async function run(argv: string[], io?: ToolIO): Promise<number> {
     };
 
     announceReady(out, 'pktcount', `counting packets on ${iface}`);
-    await new Promise<void>((resolve) => {
-      const timer = setInterval(report, intervalS * 1000);
-      const finish = () => {
-        clearInterval(timer);
-        report();
-        resolve();
-      };
-      if (signal.aborted) finish();
-      else signal.addEventListener('abort', finish, { once: true });
-    });
+    await reportEvery(intervalS, signal, report);
   }, io);
 }
