@@ -539,7 +539,10 @@ class Generator {
     if (o.command) header.push(`// Regenerate with: ${o.command}`);
     out.push(header.join('\n') + '\n');
     out.push(`import * as ebpf from ${stringLiteral(o.importFrom ?? 'ebpf-ts')};\n`);
-    out.push(`/** The embedded object's BTF, parsed on first use: the codecs' types. */\nconst ${f['types']} = ${RUNTIME}.embeddedTypes(${f['objectBytes']});\n`);
+    // The embedded BTF, for the codecs: written below once it is known whether there are any
+    // (an object without typed maps, records or variables has none, and an unused constant
+    // would fail a strict `noUnusedLocals` build of the user's project).
+    const typesAt = out.length;
 
     // Type declarations and their codecs, by BTF id. Codecs of scalar/array types are
     // registered while writing (map keys, variables), so they are written afterwards.
@@ -552,6 +555,9 @@ class Generator {
     for (const t of extra) this.codecFor(t);
     const shapes = [...this.shapeCodecs.values()];
     for (const c of shapes) out.push(this.codecText(c.name, c.type, this.valueType(c.type), cTypeName(c.type)));
+    if (decls.length + shapes.length > 0) {
+      out.splice(typesAt, 0, `/** The embedded object's BTF, parsed on first use: the codecs' types. */\nconst ${f['types']} = ${RUNTIME}.embeddedTypes(${f['objectBytes']});\n`);
+    }
     out.push(...viewTexts);
 
     // Interfaces of the object.

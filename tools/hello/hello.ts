@@ -3,9 +3,6 @@
 
 import * as ebpf from '../../src/index.js';
 
-/** The embedded object's BTF, parsed on first use: the codecs' types. */
-const objectTypes = ebpf.bpf2ts.embeddedTypes(helloObjectBytes);
-
 /** The programs of hello before load: set `autoload` to skip one. */
 export interface HelloProgramSpecs {
   /** SEC("tracepoint/syscalls/sys_enter_execve") hello */
