@@ -210,6 +210,9 @@ test('tools: --help, unknown options, bad values, no privileges', { skip }, asyn
   const bad = await runToolToEnd('execsnoop', ['-n', '(']);
   assert.equal(bad.code, 2);
   assert.match(bad.stderr, /-n NAME: not a valid regular expression/);
+  const many = await runToolToEnd('execsnoop', ['--max-args', '99']);
+  assert.equal(many.code, 2);
+  assert.match(many.stderr, /--max-args must be between 1 and 60, got 99/);
   const dur = await runToolToEnd('cputime', ['--duration', 'soon']);
   assert.equal(dur.code, 2);
   assert.match(dur.stderr, /--duration needs a positive number, got 'soon'/);

@@ -5,7 +5,7 @@
 import { closeSync, openSync } from 'node:fs';
 import { ArgumentError } from '../../src/errors.js';
 import { cgroup2Root } from '../../src/links/index.js';
-import { aborted, clockTime, nonNegativeInteger, regex, announceReady, runTool, type ToolDefinition, type ToolIO } from '../common.js';
+import { aborted, clockTime, nonNegativeInteger, regex, announceReady, runTool, ToolUsageError, type ToolDefinition, type ToolIO } from '../common.js';
 import { loadExecsnoop, type Event } from './execsnoop.js';
 
 /** The BPF side reads at most this many arguments (TOTAL_MAX_ARGS in execsnoop.bpf.c). */
@@ -38,7 +38,7 @@ export const definition: ToolDefinition = {
 
 function maxArgs(text: string): number {
   const n = nonNegativeInteger('--max-args')(text);
-  if (n < 1 || n > TOTAL_MAX_ARGS) throw new ArgumentError(`--max-args must be between 1 and ${TOTAL_MAX_ARGS}, got ${n}`);
+  if (n < 1 || n > TOTAL_MAX_ARGS) throw new ToolUsageError(`--max-args must be between 1 and ${TOTAL_MAX_ARGS}, got ${n}`);
   return n;
 }
 

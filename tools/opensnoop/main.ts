@@ -42,7 +42,7 @@ const CWD_DEPTH = 16;
  * deeper than the program reads start with '...'.
  */
 export function fullPath(e: Pick<Event, 'fname' | 'cwd' | 'cwd_depth'>): string {
-  if (isAbsolute(e.fname) || e.cwd_depth === 0 && e.cwd.length === 0) return e.fname;
+  if (isAbsolute(e.fname)) return e.fname;
   const deeper = e.cwd_depth > CWD_DEPTH;
   const parts = e.cwd.slice(0, Math.min(e.cwd_depth, CWD_DEPTH)).reverse();
   const dir = (deeper ? '...' : '') + '/' + parts.join('/');
