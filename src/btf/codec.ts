@@ -741,18 +741,25 @@ export function btfCodec<T = unknown>(type: Type, options: BtfCodecOptions = {})
 // ------------------------------------------------------------------------------------ explicit codecs
 
 const hostDataViews = new WeakMap<Uint8Array, DataView>();
-let lastBuf: Uint8Array | null = null;
-let lastView: DataView | null = null;
-function viewOf(b: Uint8Array): DataView {
-  if (b === lastBuf) return lastView!;
-  let v = hostDataViews.get(b);
-  if (!v) {
-    v = new DataView(b.buffer, b.byteOffset, b.byteLength);
-    hostDataViews.set(b, v);
-  }
-  lastBuf = b;
-  lastView = v;
-  return v;
+/**
+ * A DataView lookup with a one-entry cache of its own. Each codec has one: a cache shared by all
+ * codecs missed on every call when a loop alternates buffers (keys and values of a batch), and
+ * each miss is a WeakMap lookup (~20 ns; measured 32 vs 18 ns per batch entry).
+ */
+function viewCache(): (b: Uint8Array) => DataView {
+  let lastBuf: Uint8Array | null = null;
+  let lastView: DataView | null = null;
+  return (b) => {
+    if (b === lastBuf) return lastView!;
+    let v = hostDataViews.get(b);
+    if (!v) {
+      v = new DataView(b.buffer, b.byteOffset, b.byteLength);
+      hostDataViews.set(b, v);
+    }
+    lastBuf = b;
+    lastView = v;
+    return v;
+  };
 }
 
 function checkRange(b: Uint8Array, o: number, size: number): void {
@@ -760,6 +767,7 @@ function checkRange(b: Uint8Array, o: number, size: number): void {
 }
 
 function intCodec(size: 1 | 2 | 4, signed: boolean): Codec<number> {
+  const viewOf = viewCache();
   const P = 'value';
   // Either signedness' range is accepted (C's same-size conversions); the stores wrap.
   const check = (v: unknown): number =>
@@ -817,6 +825,7 @@ function intCodec(size: 1 | 2 | 4, signed: boolean): Codec<number> {
 }
 
 function int64Codec(signed: boolean): Codec<bigint> {
+  const viewOf = viewCache();
   return Object.freeze({
     size: 8,
     decode: signed
@@ -839,6 +848,7 @@ function int64Codec(signed: boolean): Codec<bigint> {
 }
 
 function floatCodec(size: 4 | 8): Codec<number> {
+  const viewOf = viewCache();
   return Object.freeze({
     size,
     decode: (b: Uint8Array, o = 0) => {

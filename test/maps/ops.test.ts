@@ -239,6 +239,21 @@ test('iteration that deletes as it goes: every kernel restart is resumed, each k
   }
   assert.deepEqual(got.sort((a, b) => a - b), Array.from({ length: 500 }, (_, i) => i), 'all 500 keys, once each, though each step restarted');
   assert.equal(t.clear(), 0, 'nothing left');
+  // 4-byte keys are de-duplicated in a bitmap below 2^21 and in a table above: both at once,
+  // including 0 and 0xffffffff, and twice on the same map (the set is reused between walks).
+  const spread = [0, 1, 2 ** 21 - 1, 2 ** 21, 0xffffffff, ...Array.from({ length: 300 }, (_, i) => Math.imul(i + 7, 0x9e3779b1) >>> 0)];
+  const keys = [...new Set(spread)];
+  for (let pass = 0; pass < 2; pass++) {
+    for (const k of keys) t.set(k, k & 0xffff);
+    const walked: number[] = [];
+    t.forEach((v, k) => {
+      assert.equal(v, k & 0xffff);
+      walked.push(k);
+      assert.equal(t.delete(k), true);
+    });
+    assert.deepEqual(walked.sort((a, b) => a - b), keys.sort((a, b) => a - b), `pass ${pass}: every key once, though each step restarted`);
+    assert.equal(t.nextKey(), undefined);
+  }
 });
 
 test('iteration stays correct while another process deletes and re-adds entries', { skip }, async () => {
