@@ -23,6 +23,12 @@ if [ ! -x "$work/build/libbpf_bench" ]; then
   rm -rf "$work" && cp -r "$src" "$work" && chmod -R u+w "$work"
   make -s -C "$work" bpf gen libbpf >&2
 fi
+# The maps workload through libbpf in a multi-threaded process (bench/baseline/maps_threads.c):
+# the floor for any library in a runtime with threads, such as Node.js.
+baseline=$work/build/maps_threads
+if [[ ",$only," == *,maps,* ]]; then
+  gcc -O2 -Wall -o "$baseline" bench/baseline/maps_threads.c -lbpf -lpthread
+fi
 # tsc emits even when another part of the tree has type errors: benchmark what was emitted.
 npx tsc -p tsconfig.json >&2 || echo "compare-anchors: tsc reported errors (see above); running the emitted JavaScript" >&2
 out=$(mktemp)
@@ -34,6 +40,11 @@ for ((i = 1; i <= runs; i++)); do
   for s in ${only//,/ }; do
     (cd "$work" && ANCHOR_ONLY=$s ./run.sh libbpf 2>/dev/null || echo "compare-anchors: libbpf $s failed (run $i)" >&2) | sed "s/^/pair=$i /" >>"$out"
   done
+  if [[ ",$only," == *,maps,* ]]; then
+    for mode in --single --threads; do
+      (taskset -c "${ANCHOR_CPU:-0}" "$baseline" $mode || echo "compare-anchors: maps_threads $mode failed (run $i)" >&2) | sed "s/^/pair=$i /" >>"$out"
+    done
+  fi
   (ANCHOR_BPF_DIR=$work/build/bpf ANCHOR_GEN=$work/build/getpid_gen ANCHOR_ONLY=$only node --expose-gc dist/bench/run.js || echo "compare-anchors: ebpf-ts failed (run $i)" >&2) | sed "s/^/pair=$i /" >>"$out"
 done
 python3 - "$out" <<'PY'
@@ -52,13 +63,16 @@ med = statistics.median
 for m in sorted({m for m, _ in rows}):
     if m not in ref_api: continue
     pairs = [r for (mm, _), r in rows.items() if mm == m and 'libbpf' in r and ref_api[m] in r['libbpf']]
-    apis = sorted({a for r in pairs for a in r.get('ebpf-ts', {})})
-    for api in apis:
-        ps = [(r['ebpf-ts'][api], r['libbpf'][ref_api[m]]) for r in pairs if api in r.get('ebpf-ts', {})]
+    # ebpf-ts's apis, then the C baselines (libbpf-single/-threads), each against libbpf's line.
+    others = [('ebpf-ts', a) for a in sorted({a for r in pairs for a in r.get('ebpf-ts', {})})]
+    others += [(b, a) for b in ('libbpf-single', 'libbpf-threads') for a in sorted({a for r in pairs for a in r.get(b, {})})]
+    for anchor, api in others:
+        ps = [(r[anchor][api], r['libbpf'][ref_api[m]]) for r in pairs if api in r.get(anchor, {})]
         if not ps: continue
         ratios = [float(a['value']) / float(b['value']) for a, b in ps]
         va = med(float(a['value']) for a, _ in ps); vb = med(float(b['value']) for _, b in ps)
-        line = f'{m:30s} api={api:9s} ebpf-ts {va:>11.0f}  libbpf {vb:>11.0f}  rate ratio (median of {len(ps)} pairs) {med(ratios):.2f}'
+        who = 'ebpf-ts api=' + api if anchor == 'ebpf-ts' else anchor
+        line = f'{m:30s} {who:17s} {va:>11.0f}  libbpf {vb:>11.0f}  rate ratio (median of {len(ps)} pairs) {med(ratios):.2f}'
         if 'cpu_ns_per_event' in ps[0][0]:
             cr = [float(a['cpu_ns_per_event']) / float(b['cpu_ns_per_event']) for a, b in ps]
             ca = med(float(a['cpu_ns_per_event']) for a, _ in ps); cb = med(float(b['cpu_ns_per_event']) for _, b in ps)
@@ -66,6 +80,10 @@ for m in sorted({m for m, _ in rows}):
             line += f'  cpu ns/event {ca:.0f} vs {cb:.0f} (ratio {med(cr):.2f})  dropped {da} vs {db}'
         else:
             line += f'  time ratio {1 / med(ratios):.2f}'
+        if 'steady_ms_per_dump' in ps[0][0]:
+            # After the JIT's warm-up (dumps past the timed ones): a diagnostic, not the value.
+            st = [float(a['steady_ms_per_dump']) / float(b['ms_per_dump']) for a, b in ps]
+            line += f'  (steady: time ratio {med(st):.2f})'
         print(line)
 PY
 rm -f "$out"
