@@ -122,8 +122,10 @@ typedef struct {
 
 /* The instance of the environment running on this thread, for bpfRequest (below): set when
  * the request buffer is registered. Node runs each environment (main thread, each worker) on a
- * thread of its own, so a thread-local finds the right one without napi_get_cb_info. */
-static __thread instance_t *thread_instance;
+ * thread of its own, so a thread-local finds the right one without napi_get_cb_info.
+ * initial-exec: one load from the thread pointer, where the default model for a dlopen'ed
+ * object calls __tls_get_addr on every access (8 bytes of glibc's static TLS reserve). */
+static __thread instance_t *thread_instance __attribute__((tls_model("initial-exec")));
 
 static void instance_finalize(napi_env env, void *data, void *hint) {
   (void)hint;

@@ -52,9 +52,18 @@ import type { EnumType, Member, StructType, Type } from './types.js';
 import { describeType, resolve, sizeof } from './util.js';
 
 /** Converts between JS values of type T and `size` bytes. */
+/** A plain host-endian number, as a typed array element reads it. */
+export type ScalarKind = 'u8' | 'i8' | 'u16' | 'i16' | 'u32' | 'i32' | 'u64' | 'i64' | 'f32' | 'f64';
+
 export interface Codec<T = unknown> {
   /** Bytes of one value. */
   readonly size: number;
+  /**
+   * Set when a value is exactly one host-endian scalar and decode() returns what an element of
+   * the matching typed array reads (a number, or a bigint for u64/i64): bulk paths (batch dumps)
+   * then read whole columns through typed arrays instead of calling decode() per value.
+   */
+  readonly scalar?: ScalarKind;
   /** Decodes the value at `offset` (default 0) of `bytes`. */
   decode(bytes: Uint8Array, offset?: number): T;
   /**
@@ -734,10 +743,68 @@ export function btfCodec<T = unknown>(type: Type, options: BtfCodecOptions = {})
     const r = resolve(type);
     const out: { -readonly [K in keyof BtfCodec]: BtfCodec[K] } = { size: sizeof(type), type, decode, encode };
     if (r.kind === 'enum' || r.kind === 'enum64') out.names = enumNames(r);
+    const scalar = le === HOST_LE ? scalarKindOf(r) : undefined;
+    if (scalar) out.scalar = scalar;
     codec = Object.freeze(out);
     entry[slot] = codec;
   }
   return codec as BtfCodec<T>;
+}
+
+/** The typed-array element kind whose reads equal the compiled decode of `r` (host byte order). */
+function scalarKindOf(r: Type): ScalarKind | undefined {
+  switch (r.kind) {
+    case 'int':
+    case 'enum':
+    case 'enum64': {
+      // Ints and enums decode as intRead does; _Bool decodes to a boolean.
+      if (r.kind === 'int' && r.bool) return undefined;
+      const signed = r.signed;
+      switch (r.size) {
+        case 1:
+          return signed ? 'i8' : 'u8';
+        case 2:
+          return signed ? 'i16' : 'u16';
+        case 4:
+          return signed ? 'i32' : 'u32';
+        case 8:
+          return signed ? 'i64' : 'u64';
+        default:
+          return undefined;
+      }
+    }
+    case 'float':
+      return r.size === 4 ? 'f32' : r.size === 8 ? 'f64' : undefined;
+    case 'ptr':
+      return 'u64';
+    default:
+      return undefined;
+  }
+}
+
+type ScalarArray = Uint8Array | Int8Array | Uint16Array | Int16Array | Uint32Array | Int32Array | BigUint64Array | BigInt64Array | Float32Array | Float64Array;
+const SCALAR_ARRAYS: Record<ScalarKind, { new (b: ArrayBufferLike, offset: number, length: number): ScalarArray; BYTES_PER_ELEMENT: number }> = {
+  u8: Uint8Array,
+  i8: Int8Array,
+  u16: Uint16Array,
+  i16: Int16Array,
+  u32: Uint32Array,
+  i32: Int32Array,
+  u64: BigUint64Array,
+  i64: BigInt64Array,
+  f32: Float32Array,
+  f64: Float64Array,
+};
+
+/**
+ * `bytes` as an array of `kind` elements (no copy), or undefined when it is not aligned to the
+ * element size (typed arrays need that).
+ */
+export function scalarArray(kind: ScalarKind, bytes: Uint8Array): ScalarArray | undefined {
+  const T = SCALAR_ARRAYS[kind];
+  const n = T.BYTES_PER_ELEMENT;
+  if (bytes.byteOffset % n !== 0) return undefined;
+  return new T(bytes.buffer, bytes.byteOffset, Math.floor(bytes.length / n));
 }
 
 // ------------------------------------------------------------------------------------ explicit codecs
@@ -993,17 +1060,19 @@ const boolCodec: Codec<boolean> = Object.freeze({
  * 64-bit ones as bigints, `bytes(n)` as Uint8Array copies, `cString(n)` as strings in NUL-padded
  * char arrays, `array(codec, n)` and `struct(fields, size)` to compose.
  */
+const withScalar = <T>(codec: Codec<T>, scalar: ScalarKind): Codec<T> => Object.freeze({ ...codec, scalar });
+
 export const codecs = Object.freeze({
-  u8: intCodec(1, false),
-  u16: intCodec(2, false),
-  u32: intCodec(4, false),
-  u64: int64Codec(false),
-  i8: intCodec(1, true),
-  i16: intCodec(2, true),
-  i32: intCodec(4, true),
-  i64: int64Codec(true),
-  f32: floatCodec(4),
-  f64: floatCodec(8),
+  u8: withScalar(intCodec(1, false), 'u8'),
+  u16: withScalar(intCodec(2, false), 'u16'),
+  u32: withScalar(intCodec(4, false), 'u32'),
+  u64: withScalar(int64Codec(false), 'u64'),
+  i8: withScalar(intCodec(1, true), 'i8'),
+  i16: withScalar(intCodec(2, true), 'i16'),
+  i32: withScalar(intCodec(4, true), 'i32'),
+  i64: withScalar(int64Codec(true), 'i64'),
+  f32: withScalar(floatCodec(4), 'f32'),
+  f64: withScalar(floatCodec(8), 'f64'),
   bool: boolCodec,
   bytes: bytesCodec,
   cString: cStringCodec,

@@ -18,6 +18,7 @@ import {
   enumNames,
   loadKernelSpec,
   resolve,
+  scalarArray,
   tsMemberTypeFor,
   type StructType,
   type TsMapping,
@@ -313,3 +314,54 @@ function flatten(t: StructType, out = new Map<string, StructType['members'][numb
   }
   return out;
 }
+
+test('codec: scalar codecs read as typed-array columns the values decode() reads', () => {
+  // Batch dumps read keys and values of scalar codecs (Codec.scalar) through typed arrays: for
+  // every kind, each element must be what decode() returns at its offset.
+  const members = new Map((kitchen as StructType).members.map((m) => [m.name, m.type]));
+  const expected: Record<string, string | undefined> = {
+    u8v: 'u8',
+    s8v: 'i8',
+    u16v: 'u16',
+    s32v: 'i32',
+    u64v: 'u64',
+    s64v: 'i64',
+    flag: undefined, // _Bool decodes to a boolean
+    name: undefined,
+    color: 'i32', // clang marks this enum signed (BTF kind_flag)
+    big: 'u64',
+    f: 'f32',
+    d: 'f64',
+    ptr: 'u64',
+  };
+  const checked: string[] = [];
+  for (const [name, kind] of Object.entries(expected)) {
+    const type = members.get(name);
+    assert.ok(type, `kitchen.${name}`);
+    const codec = btfCodec(type);
+    assert.equal(codec.scalar, kind, `kitchen.${name}`);
+    assert.equal(btfCodec(type, { littleEndian: false }).scalar, undefined, `kitchen.${name}: not the host's byte order, no columns`);
+    if (kind) checked.push(kind);
+  }
+  assert.ok(checked.includes('i8') && checked.includes('u64'));
+  const explicit = [codecs.u8, codecs.i8, codecs.u16, codecs.i16, codecs.u32, codecs.i32, codecs.u64, codecs.i64, codecs.f32, codecs.f64];
+  assert.deepEqual(
+    explicit.map((c) => c.scalar),
+    ['u8', 'i8', 'u16', 'i16', 'u32', 'i32', 'u64', 'i64', 'f32', 'f64'],
+  );
+  assert.equal(codecs.bool.scalar, undefined);
+  for (const c of explicit) {
+    const n = 5;
+    const bytes = new Uint8Array(8 + n * c.size).subarray(8); // aligned for every kind
+    for (let i = 0; i < bytes.length; i++) bytes[i] = (i * 37 + 11) & 0xff;
+    const col = scalarArray(c.scalar!, bytes);
+    assert.ok(col, `${c.scalar}: aligned bytes give a column`);
+    assert.equal(col.length, n);
+    for (let i = 0; i < n; i++) {
+      const a = col[i];
+      const b = c.decode(bytes, i * c.size);
+      assert.ok(Object.is(a, b) || (Number.isNaN(a) && Number.isNaN(b)), `${c.scalar}[${i}]: ${a} vs ${b}`);
+    }
+    if (c.size > 1) assert.equal(scalarArray(c.scalar!, new Uint8Array(16).subarray(1)), undefined, `${c.scalar}: unaligned bytes give none`);
+  }
+});

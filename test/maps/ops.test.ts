@@ -133,6 +133,24 @@ test('batch update, lookup with a cursor, lookup-and-delete and delete (5.6+)', 
   const all = new Map(ta.batchLookup({ chunkSize: 4 }));
   assert.equal(all.size, 10);
   assert.equal(all.get(3)![0], 7n);
+  // Scalar keys and values are read as typed-array columns, others through decode(): signed
+  // kinds, and each mix of the two, give back what was stored.
+  using s = BpfMap.create({ type: 'HASH', keySize: 4, valueSize: 8, maxEntries: 64 });
+  const ts = s.typed(codecs.i32, codecs.i64);
+  const signed = Array.from({ length: 40 }, (_, i) => [-20 + i, BigInt(-20 + i) * -(2n ** 40n)] as [number, bigint]);
+  ts.batchUpdate(signed);
+  assert.deepEqual(new Map(ts.batchLookup()), new Map(signed), 'i32 keys, i64 values');
+  const pair = codecs.struct<{ lo: number; hi: number }>({ lo: { offset: 0, codec: codecs.u16 }, hi: { offset: 2, codec: codecs.i16 } }, 4);
+  const tv = s.typed(codecs.i32, codecs.struct<{ n: bigint }>({ n: { offset: 0, codec: codecs.i64 } }, 8));
+  assert.deepEqual(new Map(tv.batchLookup()), new Map(signed.map(([k, v]) => [k, { n: v }])), 'scalar keys, struct values');
+  const tk = s.typed(pair, codecs.i64);
+  assert.deepEqual(
+    new Map(tk.batchLookup().map(([k, v]) => [k.lo | (k.hi << 16), v])),
+    new Map(signed),
+    'struct keys, scalar values',
+  );
+  const both = s.typed(pair, codecs.struct<{ n: bigint }>({ n: { offset: 0, codec: codecs.i64 } }, 8));
+  assert.equal(both.batchLookup().length, 40, 'struct keys and values');
 });
 
 test('freeze: userspace writes fail with EPERM, reads work (5.2+)', { skip }, () => {
