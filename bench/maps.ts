@@ -4,13 +4,14 @@
  * dumps by get_next_key + lookup and by BPF_MAP_LOOKUP_BATCH, each verified.
  *
  * api=raw: caller-provided byte buffers, reused across calls; no codec.
+ * api=request (update and lookup only): ebpf-ts/sys's request buffer, written and read in place.
  * api=typed: the typed view (`map.typed<number, bigint>()`, codecs from the map's BTF): keys
  * as numbers, values as bigints, set/get, iteration with forEach() (get_next_key + lookup, as
  * the anchors' iterate), the dump with batchForEach() (BPF_MAP_LOOKUP_BATCH).
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { BpfMap, CollectionSpec, loadCollection, codecs, type Collection, type TypedMap } from '../src/index.js';
-import { mapGetNextKey, mapLookupElem } from '../src/sys/index.js';
+import { mapGetNextKey, mapLookupElem, requestBuffer, requestDelete, requestLookup, requestUpdate } from '../src/sys/index.js';
 import { emit, envNumber, now } from './common.js';
 
 const HMAP_ENTRIES = 65536;
@@ -120,11 +121,45 @@ export function mapsScenario(): boolean {
   emit('map_lookup_ops_per_s', ops / (t1 - t0), 'raw', bad === 0, { source, ops, ns_per_op: ((t1 - t0) * 1e9) / ops });
   allOk &&= bad === 0;
 
+  // api=request: the same two loops on ebpf-ts/sys's request buffer, the layer under both
+  // APIs (keys written and values read in place: no copies, no checks): how far the library's
+  // own code is from what the addon call and the kernel take. Writes the same values again, into
+  // the emptied map.
+  const fd = map.fd.value;
+  const words = new Uint32Array(requestBuffer.bytes.buffer);
+  const KEY_WORD = requestBuffer.key >> 2;
+  const VALUE_WORD = requestBuffer.value >> 2;
+  // Empty the map first (untimed): the update loop inserts 65,536 keys, then overwrites, as above.
+  for (let k = 0; k < HMAP_ENTRIES; k++) {
+    words[KEY_WORD] = k;
+    requestDelete(fd);
+  }
+  settle();
+  t0 = now();
+  for (let i = 0; i < ops; i++) {
+    words[KEY_WORD] = i & (HMAP_ENTRIES - 1);
+    words[VALUE_WORD] = i >>> 0;
+    words[VALUE_WORD + 1] = Math.floor(i / TWO32);
+    requestUpdate(fd, 0);
+  }
+  t1 = now();
+  emit('map_update_ops_per_s', ops / (t1 - t0), 'request', true, { source, ops, ns_per_op: ((t1 - t0) * 1e9) / ops });
+  bad = 0;
+  settle();
+  t0 = now();
+  for (let i = 0; i < ops; i++) {
+    const k = i & (HMAP_ENTRIES - 1);
+    words[KEY_WORD] = k;
+    if (!requestLookup(fd, 0) || words[VALUE_WORD]! + words[VALUE_WORD + 1]! * TWO32 !== last[k]) bad++;
+  }
+  t1 = now();
+  emit('map_lookup_ops_per_s', ops / (t1 - t0), 'request', bad === 0, { source, ops, ns_per_op: ((t1 - t0) * 1e9) / ops });
+  allOk &&= bad === 0;
+
   let expectSum = 0;
   for (let k = 0; k < HMAP_ENTRIES; k++) expectSum += last[k]!;
 
   // full dump via get_next_key + lookup, reusing two key buffers
-  const fd = map.fd.value;
   allOk =
     timeDumps('map_iterate_entries_per_s', 'raw', source, dumpRounds, () => {
       let prev: Uint8Array | null = null;

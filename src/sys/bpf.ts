@@ -111,9 +111,17 @@ function addrHalves(buf: Uint8Array | null): [number, number] {
  * small copies are plain loops that V8 compiles to a few moves.
  */
 const SMALL_COPY = 64;
+// The regions start 8-byte aligned, so 4- and 8-byte keys and values (most maps) move as u32
+// words of the request buffer, assembled from or split into the caller's bytes: fewer loads and
+// stores than byte loops. The word value is the bytes in host order, as the typed array reads.
+const HOST_LE = new Uint8Array(Uint16Array.of(1).buffer)[0] === 1;
 function toScratch(src: Uint8Array, off: number): void {
   const n = src.length;
-  if (n <= SMALL_COPY) {
+  if (HOST_LE && (n === 4 || n === 8)) {
+    const w = off >> 2;
+    scratchU32[w] = src[0]! | (src[1]! << 8) | (src[2]! << 16) | (src[3]! << 24);
+    if (n === 8) scratchU32[w + 1] = src[4]! | (src[5]! << 8) | (src[6]! << 16) | (src[7]! << 24);
+  } else if (n <= SMALL_COPY) {
     for (let i = 0; i < n; i++) scratchU8[off + i] = src[i]!;
   } else {
     scratchU8.set(src, off);
@@ -121,7 +129,21 @@ function toScratch(src: Uint8Array, off: number): void {
 }
 function fromScratch(dst: Uint8Array, off: number): void {
   const n = dst.length;
-  if (n <= SMALL_COPY) {
+  if (HOST_LE && (n === 4 || n === 8)) {
+    const w = off >> 2;
+    let x = scratchU32[w]!;
+    dst[0] = x;
+    dst[1] = x >>> 8;
+    dst[2] = x >>> 16;
+    dst[3] = x >>> 24;
+    if (n === 8) {
+      x = scratchU32[w + 1]!;
+      dst[4] = x;
+      dst[5] = x >>> 8;
+      dst[6] = x >>> 16;
+      dst[7] = x >>> 24;
+    }
+  } else if (n <= SMALL_COPY) {
     for (let i = 0; i < n; i++) dst[i] = scratchU8[off + i]!;
   } else {
     dst.set(scratchU8.subarray(off, off + n));
@@ -150,18 +172,14 @@ const LOOKUP_AND_DELETE_PACKED = BPF_CMD.BPF_MAP_LOOKUP_AND_DELETE_ELEM | (32 <<
  * queue/stack peek, bloom filter check) into its value region. False when the key doesn't exist.
  */
 export function requestLookup(fd: number, flags: number, keyless = false): boolean {
-  if (keyless) elemAttr(fd, L_NOKEY_VALUE, 0, 0, VALUE_LO, VALUE_HI, flags);
-  else elemAttr(fd, L_KEY_VALUE, KEY_LO, KEY_HI, VALUE_LO, VALUE_HI, flags);
+  elemAttr(fd, keyless ? L_NOKEY_VALUE : L_KEY_VALUE, keyless ? 0 : KEY_LO, keyless ? 0 : KEY_HI, VALUE_LO, VALUE_HI, flags);
   const r = elemCall(LOOKUP_PACKED);
-  if (r >= 0) return true;
-  if (r === -ENOENT) return false;
-  throw bpfError(BPF_CMD.BPF_MAP_LOOKUP_ELEM, -r);
+  return r >= 0 || notFound(BPF_CMD.BPF_MAP_LOOKUP_ELEM, r);
 }
 
 /** BPF_MAP_UPDATE_ELEM of the request buffer's key and value regions (no key when `keyless`: push). */
 export function requestUpdate(fd: number, flags: number, keyless = false): void {
-  if (keyless) elemAttr(fd, L_NOKEY_VALUE, 0, 0, VALUE_LO, VALUE_HI, flags);
-  else elemAttr(fd, L_KEY_VALUE, KEY_LO, KEY_HI, VALUE_LO, VALUE_HI, flags);
+  elemAttr(fd, keyless ? L_NOKEY_VALUE : L_KEY_VALUE, keyless ? 0 : KEY_LO, keyless ? 0 : KEY_HI, VALUE_LO, VALUE_HI, flags);
   const r = elemCall(UPDATE_PACKED);
   if (r < 0) throw bpfError(BPF_CMD.BPF_MAP_UPDATE_ELEM, -r);
 }
@@ -170,9 +188,7 @@ export function requestUpdate(fd: number, flags: number, keyless = false): void 
 export function requestDelete(fd: number, flags = 0): boolean {
   elemAttr(fd, L_KEY_ONLY, KEY_LO, KEY_HI, 0, 0, flags);
   const r = elemCall(DELETE_PACKED);
-  if (r >= 0) return true;
-  if (r === -ENOENT) return false;
-  throw bpfError(BPF_CMD.BPF_MAP_DELETE_ELEM, -r);
+  return r >= 0 || notFound(BPF_CMD.BPF_MAP_DELETE_ELEM, r);
 }
 
 /**
@@ -180,12 +196,9 @@ export function requestDelete(fd: number, flags = 0): boolean {
  * next-key region. False at the end of the map.
  */
 export function requestNextKey(fd: number, first: boolean): boolean {
-  if (first) elemAttr(fd, L_NOKEY_NEXT, 0, 0, NEXT_LO, NEXT_HI, 0);
-  else elemAttr(fd, L_KEY_NEXT, KEY_LO, KEY_HI, NEXT_LO, NEXT_HI, 0);
+  elemAttr(fd, first ? L_NOKEY_NEXT : L_KEY_NEXT, first ? 0 : KEY_LO, first ? 0 : KEY_HI, NEXT_LO, NEXT_HI, 0);
   const r = elemCall(NEXT_KEY_PACKED);
-  if (r >= 0) return true;
-  if (r === -ENOENT) return false;
-  throw bpfError(BPF_CMD.BPF_MAP_GET_NEXT_KEY, -r);
+  return r >= 0 || notFound(BPF_CMD.BPF_MAP_GET_NEXT_KEY, r);
 }
 
 /**
@@ -193,12 +206,18 @@ export function requestNextKey(fd: number, first: boolean): boolean {
  * pop) into its value region. False when there was nothing to take.
  */
 export function requestLookupAndDelete(fd: number, flags: number, keyless = false): boolean {
-  if (keyless) elemAttr(fd, L_NOKEY_VALUE, 0, 0, VALUE_LO, VALUE_HI, flags);
-  else elemAttr(fd, L_KEY_VALUE, KEY_LO, KEY_HI, VALUE_LO, VALUE_HI, flags);
+  elemAttr(fd, keyless ? L_NOKEY_VALUE : L_KEY_VALUE, keyless ? 0 : KEY_LO, keyless ? 0 : KEY_HI, VALUE_LO, VALUE_HI, flags);
   const r = elemCall(LOOKUP_AND_DELETE_PACKED);
-  if (r >= 0) return true;
+  return r >= 0 || notFound(BPF_CMD.BPF_MAP_LOOKUP_AND_DELETE_ELEM, r);
+}
+
+/**
+ * A failed element operation: false for ENOENT (a missing key is a result), else the error.
+ * Out of line, so that the hot functions above stay small enough for V8 to inline whole.
+ */
+function notFound(cmd: number, r: number): false {
   if (r === -ENOENT) return false;
-  throw bpfError(BPF_CMD.BPF_MAP_LOOKUP_AND_DELETE_ELEM, -r);
+  throw bpfError(cmd, -r);
 }
 
 /**
