@@ -365,3 +365,30 @@ test('codec: scalar codecs read as typed-array columns the values decode() reads
     if (c.size > 1) assert.equal(scalarArray(c.scalar!, new Uint8Array(16).subarray(1)), undefined, `${c.scalar}: unaligned bytes give none`);
   }
 });
+
+test('codec: 8-byte integers at every alignment, and in a buffer shared by several views', () => {
+  // Aligned 8-byte integers go through BigUint64Array/BigInt64Array elements, others through a
+  // DataView: every offset, both signednesses, compiled (BTF) and explicit codecs.
+  const members = new Map((kitchen as StructType).members.map((m) => [m.name, m.type]));
+  const cases = [
+    [btfCodec<bigint>(members.get('u64v')!), 2n ** 64n - 3n],
+    [btfCodec<bigint>(members.get('s64v')!), -(2n ** 62n) - 5n],
+    [codecs.u64, 2n ** 63n + 7n],
+    [codecs.i64, -9n],
+  ] as const;
+  const backing = new ArrayBuffer(64);
+  for (const [c, v] of cases) {
+    for (let start = 0; start < 8; start++) {
+      const view = new Uint8Array(backing, start, 40);
+      for (let o = 0; o < 16; o++) {
+        view.fill(0xaa);
+        c.encode(v, view, o);
+        assert.equal(c.decode(view, o), v, `start ${start}, offset ${o}`);
+        const dv = new DataView(backing, start, 40);
+        assert.equal(c === codecs.i64 || v < 0n ? dv.getBigInt64(o, true) : dv.getBigUint64(o, true), v, `bytes at ${start}+${o}`);
+        assert.equal(view[o - 1] ?? 0xaa, 0xaa, 'the byte before is untouched');
+        assert.equal(view[o + 8], 0xaa, 'the byte after is untouched');
+      }
+    }
+  }
+});
