@@ -392,3 +392,23 @@ test('codec: 8-byte integers at every alignment, and in a buffer shared by sever
     }
   }
 });
+
+test('codec: 8-byte integers from safe-integer numbers are the bytes of the same bigint', () => {
+  const members = new Map((kitchen as StructType).members.map((m) => [m.name, m.type]));
+  const u64le = btfCodec(members.get('u64v')!);
+  const s64be = btfCodec(members.get('s64v')!, { littleEndian: false });
+  const numbers = [0, 1, 255, 2 ** 32 - 1, 2 ** 32, 2 ** 32 + 1, 2 ** 53 - 1, -1, -2, -(2 ** 32), -(2 ** 32) - 1, -(2 ** 53 - 1)];
+  for (const c of [u64le, s64be, codecs.u64, codecs.i64] as { encode(v: unknown, b?: Uint8Array, o?: number): Uint8Array }[]) {
+    for (const n of numbers) {
+      for (const o of [0, 3, 8]) {
+        const fromNumber = c.encode(n, new Uint8Array(16).fill(0x55), o);
+        const fromBigint = c.encode(BigInt(n), new Uint8Array(16).fill(0x55), o);
+        assert.deepEqual(fromNumber, fromBigint, `${n} at ${o}`);
+      }
+    }
+    assert.throws(() => c.encode(2 ** 64), ArgumentError, 'beyond 64 bits');
+    assert.throws(() => c.encode(1.5), ArgumentError, 'not an integer');
+  }
+  assert.equal(codecs.u64.decode(codecs.u64.encode(2 ** 53 - 1 as never)), 2n ** 53n - 1n);
+  assert.equal(codecs.i64.decode(codecs.i64.encode(-(2 ** 40) as never)), -(2n ** 40n));
+});
