@@ -13,6 +13,7 @@ import { Struct, cString } from './attr.js';
 import { BPF_CMD } from './constants.js';
 import { bpfError, errno } from './errno.js';
 import { FD } from './fd.js';
+import { HOST_LITTLE_ENDIAN } from '../elf/file.js';
 import { native } from './native.js';
 
 const ENOENT = errno.ENOENT;
@@ -114,13 +115,11 @@ const SMALL_COPY = 64;
 // The regions start 8-byte aligned, so 4- and 8-byte keys and values (most maps) move as u32
 // words of the request buffer, assembled from or split into the caller's bytes: fewer loads and
 // stores than byte loops. The word value is the bytes in host order, as the typed array reads.
-const HOST_LE = new Uint8Array(Uint16Array.of(1).buffer)[0] === 1;
+const HOST_LE = HOST_LITTLE_ENDIAN;
 function toScratch(src: Uint8Array, off: number): void {
   const n = src.length;
   if (HOST_LE && (n === 4 || n === 8)) {
-    const w = off >> 2;
-    scratchU32[w] = src[0]! | (src[1]! << 8) | (src[2]! << 16) | (src[3]! << 24);
-    if (n === 8) scratchU32[w + 1] = src[4]! | (src[5]! << 8) | (src[6]! << 16) | (src[7]! << 24);
+    for (let i = 0; i < n; i += 4) scratchU32[(off + i) >> 2] = src[i]! | (src[i + 1]! << 8) | (src[i + 2]! << 16) | (src[i + 3]! << 24);
   } else if (n <= SMALL_COPY) {
     for (let i = 0; i < n; i++) scratchU8[off + i] = src[i]!;
   } else {
@@ -130,18 +129,12 @@ function toScratch(src: Uint8Array, off: number): void {
 function fromScratch(dst: Uint8Array, off: number): void {
   const n = dst.length;
   if (HOST_LE && (n === 4 || n === 8)) {
-    const w = off >> 2;
-    let x = scratchU32[w]!;
-    dst[0] = x;
-    dst[1] = x >>> 8;
-    dst[2] = x >>> 16;
-    dst[3] = x >>> 24;
-    if (n === 8) {
-      x = scratchU32[w + 1]!;
-      dst[4] = x;
-      dst[5] = x >>> 8;
-      dst[6] = x >>> 16;
-      dst[7] = x >>> 24;
+    for (let i = 0; i < n; i += 4) {
+      const x = scratchU32[(off + i) >> 2]!;
+      dst[i] = x;
+      dst[i + 1] = x >>> 8;
+      dst[i + 2] = x >>> 16;
+      dst[i + 3] = x >>> 24;
     }
   } else if (n <= SMALL_COPY) {
     for (let i = 0; i < n; i++) dst[i] = scratchU8[off + i]!;
@@ -271,9 +264,7 @@ function mapLookupLarge(fd: number, key: Uint8Array | null, value: Uint8Array, f
   const [vl, vh] = addrHalves(value);
   elemAttr(fd, LAYOUT_CALLER, kl, kh, vl, vh, flags);
   const r = elemCall(LOOKUP_PACKED);
-  if (r >= 0) return true;
-  if (-r === ENOENT) return false;
-  throw bpfError(BPF_CMD.BPF_MAP_LOOKUP_ELEM, -r);
+  return r >= 0 || notFound(BPF_CMD.BPF_MAP_LOOKUP_ELEM, r);
 }
 
 function mapUpdateLarge(fd: number, key: Uint8Array | null, value: Uint8Array, flags: number): void {
@@ -288,9 +279,7 @@ function mapDeleteLarge(fd: number, key: Uint8Array, flags: number): boolean {
   const [kl, kh] = addrHalves(key);
   elemAttr(fd, LAYOUT_CALLER, kl, kh, 0, 0, flags);
   const r = elemCall(DELETE_PACKED);
-  if (r >= 0) return true;
-  if (-r === ENOENT) return false;
-  throw bpfError(BPF_CMD.BPF_MAP_DELETE_ELEM, -r);
+  return r >= 0 || notFound(BPF_CMD.BPF_MAP_DELETE_ELEM, r);
 }
 
 function mapGetNextKeyLarge(fd: number, key: Uint8Array | null, next: Uint8Array): boolean {
@@ -298,9 +287,7 @@ function mapGetNextKeyLarge(fd: number, key: Uint8Array | null, next: Uint8Array
   const [nl, nh] = addrHalves(next);
   elemAttr(fd, LAYOUT_CALLER, kl, kh, nl, nh, 0);
   const r = elemCall(NEXT_KEY_PACKED);
-  if (r >= 0) return true;
-  if (-r === ENOENT) return false;
-  throw bpfError(BPF_CMD.BPF_MAP_GET_NEXT_KEY, -r);
+  return r >= 0 || notFound(BPF_CMD.BPF_MAP_GET_NEXT_KEY, r);
 }
 
 /**
@@ -310,9 +297,7 @@ function mapGetNextKeyLarge(fd: number, key: Uint8Array | null, next: Uint8Array
 export function mapLookupAndDeleteElem(fd: number, key: Uint8Array | null, value: Uint8Array, flags = 0): boolean {
   const a = new Struct(32).u32(0, fd).ptr(8, key).ptr(16, value).u64(24, flags);
   const r = bpfCall(BPF_CMD.BPF_MAP_LOOKUP_AND_DELETE_ELEM, a);
-  if (r >= 0) return true;
-  if (-r === ENOENT) return false;
-  throw bpfError(BPF_CMD.BPF_MAP_LOOKUP_AND_DELETE_ELEM, -r);
+  return r >= 0 || notFound(BPF_CMD.BPF_MAP_LOOKUP_AND_DELETE_ELEM, r);
 }
 
 /** BPF_MAP_FREEZE (5.2+): userspace can no longer write the map. */
