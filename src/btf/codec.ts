@@ -234,6 +234,81 @@ function rangeError(b: Uint8Array, o: number, size: number): never {
   throw new ArgumentError(`${size} bytes at offset ${o} don't fit in a buffer of ${b.length} bytes`, 'ERR_VALUE_SIZE');
 }
 
+/**
+ * A bigint in the range 8-byte integers take, either signedness: [-2^63, 2^64). asUintN/asIntN
+ * compile to truncations, where BigInt comparisons with constants are runtime calls in V8 11
+ * (~2.5 ns more per value, measured).
+ */
+function fitsInt64(x: unknown): x is bigint {
+  return typeof x === 'bigint' && (BigInt.asUintN(64, x) === x || BigInt.asIntN(64, x) === x);
+}
+
+/**
+ * Reads and writes the 8-byte integers of one codec (compiled or explicit), in byte order `le`.
+ * In the host's order and at 8-aligned addresses (the usual case: C aligns them, and map values
+ * start aligned) through BigUint64Array/BigInt64Array elements, else through a DataView: V8 11
+ * compiles typed-array element access inline, where DataView's get/setBig(U)Int64 are builtin
+ * calls (measured: 1.1 vs 8 ns per store, 7.8 vs 12.3 ns per load). The views of the last
+ * buffer seen are cached, one buffer per codec, as viewCache does.
+ */
+class Int64Access {
+  readonly #le: boolean;
+  readonly #view = viewCache();
+  #buf: Uint8Array | null = null;
+  #offset = 0;
+  #unsigned: BigUint64Array | null = null;
+  #signed: BigInt64Array | null = null;
+
+  constructor(le: boolean) {
+    this.#le = le;
+  }
+
+  /** Element views of `b`'s buffer, none when typed arrays can't serve (byte order, resizable buffers). */
+  #words(b: Uint8Array): void {
+    this.#buf = b;
+    this.#offset = b.byteOffset;
+    const buf = b.buffer as ArrayBuffer & { resizable?: boolean; growable?: boolean };
+    // A resizable or growable buffer can shrink under a fixed-length view.
+    if (this.#le !== HOST_LE || buf.resizable || buf.growable) {
+      this.#unsigned = this.#signed = null;
+      return;
+    }
+    const n = buf.byteLength >>> 3;
+    this.#unsigned = new BigUint64Array(buf, 0, n);
+    this.#signed = new BigInt64Array(buf, 0, n);
+  }
+
+  get(b: Uint8Array, o: number, signed: boolean): bigint {
+    if (b !== this.#buf) this.#words(b);
+    const a = this.#offset + o;
+    if ((a & 7) === 0 && this.#unsigned !== null) return signed ? this.#signed![a >>> 3]! : this.#unsigned[a >>> 3]!;
+    return signed ? this.#view(b).getBigInt64(o, this.#le) : this.#view(b).getBigUint64(o, this.#le);
+  }
+
+  set(b: Uint8Array, o: number, v: bigint): void {
+    if (b !== this.#buf) this.#words(b);
+    const a = this.#offset + o;
+    if ((a & 7) === 0 && this.#unsigned !== null) this.#unsigned[a >>> 3] = v;
+    else this.#view(b).setBigUint64(o, v, this.#le);
+  }
+
+  /**
+   * Writes a JS value: a bigint in range; a safe-integer number as two 32-bit words (counters
+   * set from JS are often numbers: no bigint is made, where the general conversion costs
+   * ~120 ns); anything else through toInt, which converts or throws an ArgumentError at `path`.
+   */
+  encode(b: Uint8Array, o: number, x: unknown, path: string): void {
+    if (typeof x === 'number' && Number.isSafeInteger(x)) {
+      const hi = Math.floor(x / 4294967296);
+      const d = this.#view(b);
+      d.setUint32(this.#le ? o : o + 4, x - hi * 4294967296, this.#le);
+      d.setInt32(this.#le ? o + 4 : o, hi, this.#le);
+      return;
+    }
+    this.set(b, o, fitsInt64(x) ? x : (toInt(x, 8, path) as bigint));
+  }
+}
+
 const RUNTIME = {
   decodeCString,
   toInt,
@@ -249,6 +324,8 @@ const RUNTIME = {
   encode128,
   rangeError,
   fail,
+  fitsInt64,
+  int64Access: (le: boolean) => new Int64Access(le),
   show,
 };
 type Runtime = typeof RUNTIME;
@@ -389,7 +466,7 @@ class Compiler {
         if (t.size === 8) return `d.getFloat64(${off}, ${L})`;
         throw new ArgumentError(`${describeType(t)}: ${t.size}-byte floats have no JS representation; use raw bytes`);
       case 'ptr':
-        return this.word64('get', false, off);
+        return this.int64Get(false, off);
       case 'array': {
         const n = t.length;
         if (isPlainChar(t.element)) return `R.decodeCString(b, ${off}, ${n})`;
@@ -446,36 +523,19 @@ class Compiler {
     return name;
   }
 
-  #words64 = false;
+  /** Whether the code uses `W`, the codec's Int64Access (declared in its header when so). */
+  usesInt64 = false;
 
-  /**
-   * 8-byte integers through BigUint64Array/BigInt64Array elements when the bytes are 8-aligned
-   * (the usual case: C aligns them, and map values start aligned), a DataView otherwise. V8 11
-   * compiles typed-array element access inline, where DataView's get/setBig(U)Int64 are builtin
-   * calls: measured 1.1 vs 8 ns per store, 7.8 vs 12.3 ns per load. Only in the host's byte order
-   * (typed arrays use it); other orders keep the DataView.
-   */
-  word64(op: 'get' | 'set', signed: boolean, off: string, v?: string): string {
-    const L = this.L;
-    if (this.le !== HOST_LE) {
-      return op === 'get' ? `d.get${signed ? 'BigInt' : 'BigUint'}64(${off}, ${L})` : `d.setBigUint64(${off}, ${v}, ${L});`;
-    }
-    if (!this.#words64) {
-      this.#words64 = true;
-      this.helpers.push(`let wb = null, wo = 0, wu = null, ws = null;
-function words(b) {
-  wb = b; wo = b.byteOffset;
-  const buf = b.buffer;
-  // Resizable or growable buffers can shrink under a fixed view: those keep the DataView.
-  if (buf.resizable || buf.growable) { wu = ws = null; return; }
-  const n = buf.byteLength >>> 3;
-  wu = new BigUint64Array(buf, 0, n); ws = new BigInt64Array(buf, 0, n);
-}
-function gu64(b, d, o) { if (b !== wb) words(b); const a = wo + o; return (a & 7) === 0 && wu !== null ? wu[a >>> 3] : d.getBigUint64(o, ${L}); }
-function gi64(b, d, o) { if (b !== wb) words(b); const a = wo + o; return (a & 7) === 0 && ws !== null ? ws[a >>> 3] : d.getBigInt64(o, ${L}); }
-function su64(b, d, o, v) { if (b !== wb) words(b); const a = wo + o; if ((a & 7) === 0 && wu !== null) wu[a >>> 3] = v; else d.setBigUint64(o, v, ${L}); }`);
-    }
-    return op === 'get' ? `${signed ? 'gi64' : 'gu64'}(b, d, ${off})` : `su64(b, d, ${off}, ${v});`;
+  /** An 8-byte integer read (Int64Access explains how), as an expression. */
+  int64Get(signed: boolean, off: string): string {
+    this.usesInt64 = true;
+    return `W.get(b, ${off}, ${signed})`;
+  }
+
+  /** An 8-byte integer write of the bigint `v`, as a statement. */
+  int64Set(off: string, v: string): string {
+    this.usesInt64 = true;
+    return `W.set(b, ${off}, ${v});`;
   }
 
   intRead(size: number, signed: boolean, off: string): string {
@@ -488,7 +548,7 @@ function su64(b, d, o, v) { if (b !== wb) words(b); const a = wo + o; if ((a & 7
       case 4:
         return `d.get${signed ? 'Int' : 'Uint'}32(${off}, ${L})`;
       case 8:
-        return this.word64('get', signed, off);
+        return this.int64Get(signed, off);
       case 16:
         return `R.decode128(d, ${off}, ${L}, ${signed})`;
       default:
@@ -567,7 +627,7 @@ function su64(b, d, o, v) { if (b !== wb) words(b); const a = wo + o; if ((a & 7
           t.size === 4
             ? `typeof ${x} === 'number' && ((${x} >>> 0) === ${x} || (${x} | 0) === ${x})`
             : t.size === 8
-              ? `typeof ${x} === 'bigint' && ${x} >= ${-(2n ** 63n)}n && ${x} < ${2n ** 64n}n`
+              ? `R.fitsInt64(${x})`
               : 'false';
         return `{ const ${v} = ${fast} ? ${x} : R.toEnum(${x}, ${k}, ${t.size}, ${P}, ${JSON.stringify(describeType(t))}); ${this.intWrite(t.size, v, off)} }`;
       }
@@ -638,7 +698,7 @@ function su64(b, d, o, v) { if (b !== wb) words(b); const a = wo + o; if ((a & 7
       case 4:
         return `d.setUint32(${off}, ${v}, ${L});`;
       case 8:
-        return this.word64('set', false, off, v);
+        return this.int64Set(off, v);
       default:
         throw new ArgumentError(`${size}-byte integers are not supported`);
     }
@@ -659,17 +719,8 @@ function su64(b, d, o, v) { if (b !== wb) words(b); const a = wo + o; if ((a & 7
         return `{ const ${v} = typeof ${x} === 'number' && ${fast} ? ${x} : R.toInt(${x}, ${size}, ${P}); ${this.intWrite(size, v, off)} }`;
       }
       case 8:
-        // In range: [-2^63, 2^64). asUintN/asIntN compile to truncations; BigInt comparisons
-        // with constants are runtime calls in V8 11 (~2.5 ns more per value, measured).
-        // Safe-integer numbers (counters set from JS are often numbers) are split into two
-        // 32-bit words: no bigint is made (the general conversion costs ~120 ns).
-        const hi = this.fresh('h');
-        const [loOff, hiOff] = this.le ? [`${off}`, `${off} + 4`] : [`${off} + 4`, `${off}`];
-        return (
-          `{ if (typeof ${x} === 'number' && Number.isSafeInteger(${x})) { const ${hi} = Math.floor(${x} / 4294967296); ` +
-          `d.setUint32(${loOff}, ${x} - ${hi} * 4294967296, ${L}); d.setInt32(${hiOff}, ${hi}, ${L}); } else ` +
-          `{ const ${v} = typeof ${x} === 'bigint' && (BigInt.asUintN(64, ${x}) === ${x} || BigInt.asIntN(64, ${x}) === ${x}) ? ${x} : R.toInt(${x}, 8, ${P}); ${this.word64('set', false, off, v)} } }`
-        );
+        this.usesInt64 = true;
+        return `W.encode(b, ${off}, ${x}, ${P});`;
       case 16:
         return `R.encode128(d, ${off}, ${L}, ${x}, ${P});`;
       default:
@@ -736,7 +787,7 @@ function compile(type: Type, le: boolean): Compiled {
       ? `for (let z = o, e = o + ${size}; z < e; z++) b[z] = 0;`
       : `b.fill(0, o, o + ${size});`;
   const src = `"use strict";
-let lb = null, dv = null;
+let lb = null, dv = null;${c.usesInt64 ? `\nconst W = R.int64Access(${le});` : ''}
 function view(b) { dv = new DataView(b.buffer, b.byteOffset, b.byteLength); lb = b; return dv; }
 ${c.helpers.join('\n')}
 function decode(b, o) {
@@ -933,51 +984,8 @@ function intCodec(size: 1 | 2 | 4, signed: boolean): Codec<number> {
   }
 }
 
-/**
- * The explicit codecs' 8-byte access: typed-array elements when aligned, as the compiled codecs
- * do (Compiler.word64 explains why), through a one-entry cache of its own per codec.
- */
-function words64Cache(): {
-  get(b: Uint8Array, o: number, signed: boolean): bigint;
-  set(b: Uint8Array, o: number, v: bigint): void;
-  view(b: Uint8Array): DataView;
-} {
-  const viewOf = viewCache();
-  let wb: Uint8Array | null = null;
-  let wo = 0;
-  let wu: BigUint64Array | null = null;
-  let ws: BigInt64Array | null = null;
-  const words = (b: Uint8Array): void => {
-    wb = b;
-    wo = b.byteOffset;
-    const buf = b.buffer as ArrayBuffer & { resizable?: boolean; growable?: boolean };
-    if (!HOST_LE || buf.resizable || buf.growable) {
-      wu = ws = null;
-      return;
-    }
-    const n = buf.byteLength >>> 3;
-    wu = new BigUint64Array(buf, 0, n);
-    ws = new BigInt64Array(buf, 0, n);
-  };
-  return {
-    get(b, o, signed) {
-      if (b !== wb) words(b);
-      const a = wo + o;
-      if ((a & 7) === 0 && wu !== null) return signed ? ws![a >>> 3]! : wu[a >>> 3]!;
-      return signed ? viewOf(b).getBigInt64(o, HOST_LE) : viewOf(b).getBigUint64(o, HOST_LE);
-    },
-    set(b, o, v) {
-      if (b !== wb) words(b);
-      const a = wo + o;
-      if ((a & 7) === 0 && wu !== null) wu[a >>> 3] = v;
-      else viewOf(b).setBigUint64(o, v, HOST_LE);
-    },
-    view: viewOf,
-  };
-}
-
 function int64Codec(signed: boolean): Codec<bigint> {
-  const w = words64Cache();
+  const w = new Int64Access(HOST_LE);
   return Object.freeze({
     size: 8,
     decode: (b: Uint8Array, o = 0) => {
@@ -987,17 +995,7 @@ function int64Codec(signed: boolean): Codec<bigint> {
     encode: (v: bigint, b?: Uint8Array, o = 0) => {
       if (!b) b = new Uint8Array(8);
       else checkRange(b, o, 8);
-      if (typeof v === 'number' && Number.isSafeInteger(v)) {
-        // Two 32-bit words, no bigint (see intEncode).
-        const hi = Math.floor(v / 4294967296);
-        const d = w.view(b);
-        d.setUint32(HOST_LE ? o : o + 4, v - hi * 4294967296, HOST_LE);
-        d.setInt32(HOST_LE ? o + 4 : o, hi, HOST_LE);
-        return b;
-      }
-      // In range: [-2^63, 2^64) (see intEncode for why not comparisons).
-      const x = typeof v === 'bigint' && (BigInt.asUintN(64, v) === v || BigInt.asIntN(64, v) === v) ? v : (toInt(v, 8, 'value') as bigint);
-      w.set(b, o, x);
+      w.encode(b, o, v, 'value');
       return b;
     },
   });
