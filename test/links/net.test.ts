@@ -24,31 +24,12 @@ import {
   hasTcxLinks,
   queryCgroup,
   queryTcx,
-  type Collection,
 } from '../../src/index.js';
 import { kernelSkipReason } from '../helpers/kernel.js';
-import { assertGone, idsOf, linksOfPrograms, loadObject, num } from './helpers.js';
-import { createNetEnv, nsReceiver, receiver, sendUdp, settle, type NetEnv } from './netenv.js';
+import { assertGone, idsOf, loadObject, num } from './helpers.js';
+import { nsReceiver, receiver, sendUdp, settle, withNet } from './netenv.js';
 
 const skip = kernelSkipReason();
-
-function withNet(fn: (c: Collection, env: NetEnv, port: number) => Promise<void>): () => Promise<void> {
-  return async () => {
-    const c = loadObject('net');
-    const ids = idsOf(c);
-    const port = 20000 + Math.floor(Math.random() * 20000);
-    c.variable('port').set(port);
-    const env = createNetEnv();
-    try {
-      await fn(c, env, port);
-    } finally {
-      c.close();
-      env.close();
-    }
-    assertGone(ids);
-    assert.deepEqual(linksOfPrograms(ids), []);
-  };
-}
 
 for (const mode of ['generic', 'native'] as const) {
   test(`XDP (${mode}) link on a veth: counts what arrives, XDP_DROP drops it, update() swaps the program`, { skip }, withNet(async (c, env, port) => {

@@ -7,6 +7,8 @@
 import { execFileSync, spawn } from 'node:child_process';
 import dgram from 'node:dgram';
 import assert from 'node:assert/strict';
+import type { Collection } from '../../src/index.js';
+import { assertGone, idsOf, linksOfPrograms, loadObject } from './helpers.js';
 
 export interface NetEnv {
   ns: string;
@@ -129,4 +131,27 @@ export const settle = (ms = 100) => new Promise((r) => setTimeout(r, ms));
 
 export function assertCount(actual: number | bigint, expected: number, what: string): void {
   assert.equal(Number(actual), expected, what);
+}
+
+/**
+ * A test body with testdata/links/net.bpf.o loaded (its `port` set to a random one) and a fresh
+ * namespace: both are closed afterwards, and the test fails if any of the object's programs or
+ * their links outlive it.
+ */
+export function withNet(fn: (c: Collection, env: NetEnv, port: number) => Promise<void>): () => Promise<void> {
+  return async () => {
+    const c = loadObject('net');
+    const ids = idsOf(c);
+    const port = 20000 + Math.floor(Math.random() * 20000);
+    c.variable('port').set(port);
+    const env = createNetEnv();
+    try {
+      await fn(c, env, port);
+    } finally {
+      c.close();
+      env.close();
+    }
+    assertGone(ids);
+    assert.deepEqual(linksOfPrograms(ids), []);
+  };
 }

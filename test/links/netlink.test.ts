@@ -8,34 +8,16 @@ import assert from 'node:assert/strict';
 import dgram from 'node:dgram';
 import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { AttachType, attachSocketFilter, attachTc, attachXdp, queryXdp, type Collection } from '../../src/index.js';
+import { AttachType, attachSocketFilter, attachTc, attachXdp, queryXdp } from '../../src/index.js';
 import { haveSocketCalls } from '../../src/sys/net.js';
 import { TC_H_CLSACT, TC_H_MIN_INGRESS, netlinkListFilters, netlinkListLinks, tcHandle } from '../../src/sys/netlink.js';
 import { kernelSkipReason } from '../helpers/kernel.js';
-import { assertGone, idsOf, linksOfPrograms, loadObject, num } from './helpers.js';
-import { createNetEnv, receiver, sendUdp, settle, type NetEnv } from './netenv.js';
+import { assertGone, idsOf, loadObject, num } from './helpers.js';
+import { receiver, sendUdp, settle, withNet } from './netenv.js';
 
 const cli = fileURLToPath(new URL('../../../bin/ebpf-ts.js', import.meta.url));
 const run = (...args: string[]) => execFileSync(process.execPath, [cli, ...args], { encoding: 'utf8' });
 const skip = kernelSkipReason() ?? (haveSocketCalls() ? undefined : 'the native addon was built without native/net.c (no socket calls for netlink and setsockopt)');
-
-function withNet(fn: (c: Collection, env: NetEnv, port: number) => Promise<void>): () => Promise<void> {
-  return async () => {
-    const c = loadObject('net');
-    const ids = idsOf(c);
-    const port = 20000 + Math.floor(Math.random() * 20000);
-    c.variable('port').set(port);
-    const env = createNetEnv();
-    try {
-      await fn(c, env, port);
-    } finally {
-      c.close();
-      env.close();
-    }
-    assertGone(ids);
-    assert.deepEqual(linksOfPrograms(ids), []);
-  };
-}
 
 test('XDP through netlink (generic): counts, replace swaps only the expected program, close removes only its own', { skip }, withNet(async (c, env, port) => {
   const rx = await receiver(env.hostAddr, port);
