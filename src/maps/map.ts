@@ -178,8 +178,8 @@ export class BpfMap extends BpfObject {
   readonly #keyless: boolean;
   #btf: MapBtfTypes | undefined;
   #btfId: number | undefined;
-  /** The de-duplication set of the last finished walk, for the next one. */
-  #spareKeySet: SeenKeys | undefined;
+  /** The de-duplication set of key walks, reused by the next walk once the last has ended. */
+  #keySet: SeenKeys | undefined;
 
   constructor(
     fd: FD,
@@ -501,16 +501,20 @@ export class BpfMap extends BpfObject {
     if (this.keySize === 0) throw new ArgumentError(`${this.#what()} (${this.typeName}) has no keys to iterate`);
     let seen: SeenKeys | undefined;
     if (!ARRAY_LIKE.has(this.type)) {
-      // Reuse the last walk's set: a fresh megabyte costs page faults (in a VM, ~2 ms per 64k keys).
-      seen =
-        this.#spareKeySet ??
-        (this.keySize <= 4 ? new IntKeySet(this.keySize) : new KeySet(this.keySize, Math.min(Math.max(this.maxEntries, 16), 1 << 18)));
-      this.#spareKeySet = undefined;
+      // One set per map, reused walk after walk (a fresh megabyte costs page faults: in a VM,
+      // ~2 ms per 64k keys). A walk that starts while another is under way (nested, or
+      // abandoned half way) gets a new one, which the map keeps from then on.
+      const kept = this.#keySet ?? (this.#keySet = this.#newKeySet());
+      if (kept.active) this.#keySet = seen = this.#newKeySet();
+      else seen = kept;
       seen.clear();
+      seen.active = true;
     }
-    return new KeyWalker(this, seen, (done) => {
-      this.#spareKeySet = done;
-    });
+    return new KeyWalker(this, seen);
+  }
+
+  #newKeySet(): SeenKeys {
+    return this.keySize <= 4 ? new IntKeySet(this.keySize) : new KeySet(this.keySize, Math.min(Math.max(this.maxEntries, 16), 1 << 18));
   }
 
   /**
@@ -605,6 +609,15 @@ export class BpfMap extends BpfObject {
   }
 }
 
+// The request buffer as the key walk uses it: its regions are 4-byte aligned.
+const REQ8 = requestBuffer.bytes;
+const REQ32 = new Uint32Array(REQ8.buffer, REQ8.byteOffset, REQ8.length >> 2);
+const KEY_OFF = requestBuffer.key;
+const NEXT_OFF = requestBuffer.nextKey;
+const KEY_WORD = KEY_OFF >> 2;
+const NEXT_WORD = NEXT_OFF >> 2;
+const EMPTY_U32 = new Uint32Array(0);
+
 /**
  * Walks a map's keys with BPF_MAP_GET_NEXT_KEY through the request buffer. After `step()`
  * returns true, `key` (a private buffer, overwritten by the next step) holds the current key;
@@ -625,82 +638,116 @@ export class KeyWalker {
   readonly #ks: number;
   readonly #seen: SeenKeys | undefined;
   readonly #ring: Uint8Array;
-  #ringCount = 0;
+  /** Keys the walk has yielded (the history holds the last min(HISTORY, #yielded)). */
+  #yielded = 0;
   #ringNext = 0;
   #first = true;
   #done = false;
   #steps = 0;
   readonly #limit: number;
   readonly #inPlace: boolean;
+  /**
+   * 4-byte keys (the common case: indexes, pids, addresses) move as one u32 word, and
+   * `#key32`/`#ring32` view `key` and the history: one load and store where a byte loop took
+   * four, and in the interpreter, before V8 has compiled the walk, a few bytecodes where the
+   * loops took some sixty per step.
+   */
+  readonly #word: boolean;
+  readonly #key32: Uint32Array;
+  readonly #ring32: Uint32Array;
   static readonly HISTORY = 8;
 
-  readonly #release: (seen: SeenKeys) => void;
-
-  /** `seen`: an empty set sized for the map (undefined for array-like maps); handed to `release` at the end. */
-  constructor(map: BpfMap, seen: SeenKeys | undefined, release: (seen: SeenKeys) => void) {
+  /** `seen`: an empty set sized for the map, marked active (undefined for array-like maps); inactive again when the walk ends. */
+  constructor(map: BpfMap, seen: SeenKeys | undefined) {
     this.#map = map;
     this.#ks = map.keySize;
     this.key = new Uint8Array(this.#ks);
     this.#seen = seen;
-    this.#release = release;
     this.#ring = new Uint8Array(seen ? KeyWalker.HISTORY * this.#ks : 0);
     this.#limit = map.maxEntries * 4 + 1024;
     this.#inPlace = this.#ks <= requestBuffer.max && map.userValueSize <= requestBuffer.max;
+    this.#word = this.#inPlace && this.#ks === 4;
+    this.#key32 = this.#word ? new Uint32Array(this.key.buffer) : EMPTY_U32;
+    this.#ring32 = this.#word ? new Uint32Array(this.#ring.buffer) : EMPTY_U32;
   }
 
   /** Advances to the next key; false at the end. */
   step(): boolean {
     if (this.#done) return false;
-    const ok = this.#inPlace ? this.#stepInPlace() : this.#stepLarge();
-    if (!ok) {
-      this.#done = true;
-      if (this.#seen) this.#release(this.#seen);
-    }
+    const ok = this.#word ? this.#stepWord() : this.#inPlace ? this.#stepInPlace() : this.#stepLarge();
+    // Stored on every step, and nothing done only at the end: V8 compiles a long walk while it
+    // runs, and code first reached at its end (a store or call without type feedback) would
+    // throw that compiled code away, so the next walk would start interpreted again (measured:
+    // the second of five 64k-entry walks took 66-73 ms against 58 once compiled).
+    this.#done = !ok;
+    const seen = this.#seen;
+    if (seen) seen.active = ok;
     return ok;
+  }
+
+  #stepWord(): boolean {
+    const first = this.#first;
+    if (!first) REQ32[KEY_WORD] = this.#key32[0]!;
+    if (!requestNextKey(this.#map.fd.value, first)) return false;
+    this.#first = false;
+    const seen = this.#seen;
+    if (seen && !seen.add(REQ8, NEXT_OFF) && !this.#resume()) return false;
+    if (++this.#steps > this.#limit + this.#map.maxEntries) throw new IterationAbortedError(this.#map.description, this.#steps);
+    const k = REQ32[NEXT_WORD]!;
+    this.#key32[0] = k;
+    if (seen) {
+      this.#ring32[this.#ringNext] = k;
+      this.#ringNext = (this.#ringNext + 1) & (KeyWalker.HISTORY - 1);
+      this.#yielded++;
+    }
+    return true;
   }
 
   #stepInPlace(): boolean {
     const ks = this.#ks;
-    const req = requestBuffer.bytes;
-    const KEY = requestBuffer.key;
-    const NEXT = requestBuffer.nextKey;
     const cur = this.key;
     const seen = this.#seen;
-    const fd = this.#map.fd.value;
     const first = this.#first;
-    if (!first) for (let i = 0; i < ks; i++) req[KEY + i] = cur[i]!;
-    if (!requestNextKey(fd, first)) return false;
+    if (!first) for (let i = 0; i < ks; i++) REQ8[KEY_OFF + i] = cur[i]!;
+    if (!requestNextKey(this.#map.fd.value, first)) return false;
     this.#first = false;
-    // Record the key as seen; one already seen means the kernel restarted.
-    if (seen && !seen.add(req, NEXT)) {
-      // A restart: resume after the newest recent key (before the one just used) that still exists.
-      const H = KeyWalker.HISTORY;
-      const ring = this.#ring;
-      let resumed = false;
-      for (let h = 2; h <= this.#ringCount && !resumed; h++) {
-        const at = ((this.#ringNext - h + H) % H) * ks;
-        for (let i = 0; i < ks; i++) req[KEY + i] = ring[at + i]!;
-        if (!requestNextKey(fd, false)) return false;
-        resumed = seen.add(req, NEXT);
-      }
-      // Else walk on from where the kernel restarted, past the keys seen.
-      while (!resumed) {
-        if (++this.#steps > this.#limit) throw new IterationAbortedError(this.#map.description, this.#steps);
-        for (let i = 0; i < ks; i++) req[KEY + i] = req[NEXT + i]!;
-        if (!requestNextKey(fd, false)) return false;
-        resumed = seen.add(req, NEXT);
-      }
-    }
+    if (seen && !seen.add(REQ8, NEXT_OFF) && !this.#resume()) return false;
     if (++this.#steps > this.#limit + this.#map.maxEntries) throw new IterationAbortedError(this.#map.description, this.#steps);
-    for (let i = 0; i < ks; i++) cur[i] = req[NEXT + i]!;
+    for (let i = 0; i < ks; i++) cur[i] = REQ8[NEXT_OFF + i]!;
     if (seen) {
       const at = this.#ringNext * ks;
       const ring = this.#ring;
       for (let i = 0; i < ks; i++) ring[at + i] = cur[i]!;
-      this.#ringNext = (this.#ringNext + 1) % KeyWalker.HISTORY;
-      if (this.#ringCount < KeyWalker.HISTORY) this.#ringCount++;
+      this.#ringNext = (this.#ringNext + 1) & (KeyWalker.HISTORY - 1);
+      this.#yielded++;
     }
     return true;
+  }
+
+  /**
+   * The kernel restarted (the key just returned was seen already): resumes after the newest
+   * recent key (before the one just used) that still exists, else walks on from the restart
+   * point past the keys seen. Leaves the next unseen key in the request buffer's next-key
+   * region; false at the end of the map.
+   */
+  #resume(): boolean {
+    const ks = this.#ks;
+    const fd = this.#map.fd.value;
+    const seen = this.#seen!;
+    const H = KeyWalker.HISTORY;
+    const ring = this.#ring;
+    for (let h = 2, n = Math.min(this.#yielded, H); h <= n; h++) {
+      const at = ((this.#ringNext - h + H) % H) * ks;
+      for (let i = 0; i < ks; i++) REQ8[KEY_OFF + i] = ring[at + i]!;
+      if (!requestNextKey(fd, false)) return false;
+      if (seen.add(REQ8, NEXT_OFF)) return true;
+    }
+    for (;;) {
+      if (++this.#steps > this.#limit) throw new IterationAbortedError(this.#map.description, this.#steps);
+      for (let i = 0; i < ks; i++) REQ8[KEY_OFF + i] = REQ8[NEXT_OFF + i]!;
+      if (!requestNextKey(fd, false)) return false;
+      if (seen.add(REQ8, NEXT_OFF)) return true;
+    }
   }
 
   /** Keys too large for the request buffer: caller buffers, the same algorithm minus the history. */
@@ -726,12 +773,10 @@ export class KeyWalker {
   lookup(out?: Uint8Array): boolean {
     const ks = this.#ks;
     if (this.#inPlace) {
-      const req = requestBuffer.bytes;
-      const KEY = requestBuffer.key;
-      const cur = this.key;
-      for (let i = 0; i < ks; i++) req[KEY + i] = cur[i]!;
+      if (this.#word) REQ32[KEY_WORD] = this.#key32[0]!;
+      else for (let i = 0; i < ks; i++) REQ8[KEY_OFF + i] = this.key[i]!;
       if (!requestLookup(this.#map.fd.value, 0)) return false;
-      if (out) out.set(req.subarray(requestBuffer.value, requestBuffer.value + out.length));
+      if (out) out.set(REQ8.subarray(requestBuffer.value, requestBuffer.value + out.length));
       return true;
     }
     if (!out) throw new ArgumentError('KeyWalker.lookup: keys this large need an output buffer');
@@ -746,6 +791,8 @@ export class KeyWalker {
 
 /** The de-duplication set of a key walk: add() is true for a key not seen before. */
 interface SeenKeys {
+  /** A walk is using the set. */
+  active: boolean;
   add(b: Uint8Array, o: number): boolean;
   clear(): void;
   readonly size: number;
@@ -763,6 +810,7 @@ interface SeenKeys {
  * with no de-duplication at all (~130 ns per key); with the bitmap it is within noise.
  */
 class IntKeySet implements SeenKeys {
+  active = false;
   static readonly BITMAP_BITS = 1 << 21;
   readonly #ks: number;
   #bits = new Int32Array(0);
@@ -792,7 +840,8 @@ class IntKeySet implements SeenKeys {
 
   add(b: Uint8Array, o: number): boolean {
     let k = 0;
-    for (let i = this.#ks - 1; i >= 0; i--) k = k * 256 + b[o + i]!;
+    if (this.#ks === 4) k = (b[o]! | (b[o + 1]! << 8) | (b[o + 2]! << 16) | (b[o + 3]! << 24)) >>> 0;
+    else for (let i = this.#ks - 1; i >= 0; i--) k = k * 256 + b[o + i]!;
     if (k >= IntKeySet.BITMAP_BITS) return this.#addLarge(k);
     const w = k >>> 5;
     if (w >= this.#bits.length) this.#growBits(w);
@@ -851,6 +900,7 @@ class IntKeySet implements SeenKeys {
  * de-duplication during iteration: a JS Set of strings costs ~150 ns per key at 64k keys.
  */
 class KeySet implements SeenKeys {
+  active = false;
   readonly #ks: number;
   #slab: Uint8Array;
   /** Slot -> index + 1 in the slab, 0 for empty. */

@@ -310,6 +310,11 @@ export interface TypedBatchOptions {
   elemFlags?: number;
 }
 
+/** `bytes` as a typed array of the codec's scalar kind (values in host order), or undefined if it has none or `bytes` is unaligned. */
+function column<T>(codec: Codec<T>, bytes: Uint8Array): ArrayLike<T> | undefined {
+  return codec.scalar ? (scalarArray(codec.scalar, bytes) as unknown as ArrayLike<T> | undefined) : undefined;
+}
+
 /**
  * The per-entry loop of a batch walk, on its own: V8 compiles this small function on its own
  * hot loop (on-stack replacement with the loop's full feedback), where the loop inline in
@@ -329,8 +334,8 @@ function forEachDecoded<K, V>(
   count: number,
   fn: (value: V, key: K) => void,
 ): void {
-  const kcol = kc.scalar ? (scalarArray(kc.scalar, keys) as unknown as ArrayLike<K> | undefined) : undefined;
-  const vcol = vc.scalar ? (scalarArray(vc.scalar, values) as unknown as ArrayLike<V> | undefined) : undefined;
+  const kcol = column(kc, keys);
+  const vcol = column(vc, values);
   if (kcol && vcol) {
     for (let i = 0; i < count; i++) fn(vcol[i]!, kcol[i]!);
   } else if (kcol) {
@@ -495,10 +500,14 @@ export class TypedMap<K, V> implements Iterable<[K, V]> {
     if (this.#keyless) this.#noKeys('forEach');
     const w = this.map.walkKeys();
     const out = w.inPlace ? undefined : new Uint8Array(this.#vs);
+    // Scalar keys and values (u32, u64, ...) are read as one-element typed arrays over the
+    // walker's key and the value's bytes: an element load, where decode() is a call.
+    const kcol = column(this.keyCodec, w.key);
+    const vcol = column(this.valueCodec, out ?? REQ.subarray(VALUE, VALUE + this.#vs));
     while (w.step()) {
       if (!w.lookup(out)) continue;
-      const v = out ? this.valueCodec.decode(out) : this.valueCodec.decode(REQ, VALUE);
-      fn(v, this.keyCodec.decode(w.key));
+      const v = vcol ? vcol[0]! : out ? this.valueCodec.decode(out) : this.valueCodec.decode(REQ, VALUE);
+      fn(v, kcol ? kcol[0]! : this.keyCodec.decode(w.key));
     }
   }
 

@@ -191,7 +191,7 @@ export function requestDelete(fd: number, flags = 0): boolean {
 export function requestNextKey(fd: number, first: boolean): boolean {
   elemAttr(fd, first ? L_NOKEY_NEXT : L_KEY_NEXT, first ? 0 : KEY_LO, first ? 0 : KEY_HI, NEXT_LO, NEXT_HI, 0);
   const r = elemCall(NEXT_KEY_PACKED);
-  return r >= 0 || notFound(BPF_CMD.BPF_MAP_GET_NEXT_KEY, r);
+  return nextFound(r);
 }
 
 /**
@@ -211,6 +211,19 @@ export function requestLookupAndDelete(fd: number, flags: number, keyless = fals
 function notFound(cmd: number, r: number): false {
   if (r === -ENOENT) return false;
   throw bpfError(cmd, -r);
+}
+
+/**
+ * The end of a key walk: true for a next key, false at the end (ENOENT), else the error thrown.
+ * Unlike notFound(), both comparisons run on every call, so V8 has type feedback for them by
+ * the time it compiles a long walk: a branch first taken at the walk's end (its closing ENOENT)
+ * would throw the compiled walk away, and the next walk would start in the interpreter. (For
+ * lookups, this form costs ~15 ns a call in lost inlining: measured.)
+ */
+function nextFound(r: number): boolean {
+  const end = r === -ENOENT;
+  if (r < 0 && !end) throw bpfError(BPF_CMD.BPF_MAP_GET_NEXT_KEY, -r);
+  return !end;
 }
 
 /**
@@ -287,7 +300,7 @@ function mapGetNextKeyLarge(fd: number, key: Uint8Array | null, next: Uint8Array
   const [nl, nh] = addrHalves(next);
   elemAttr(fd, LAYOUT_CALLER, kl, kh, nl, nh, 0);
   const r = elemCall(NEXT_KEY_PACKED);
-  return r >= 0 || notFound(BPF_CMD.BPF_MAP_GET_NEXT_KEY, r);
+  return nextFound(r);
 }
 
 /**
