@@ -674,7 +674,7 @@ export class KeyWalker {
   /** Advances to the next key; false at the end. */
   step(): boolean {
     if (this.#done) return false;
-    const ok = this.#word ? this.#stepWord() : this.#inPlace ? this.#stepInPlace() : this.#stepLarge();
+    const ok = this.#inPlace ? this.#stepInPlace() : this.#stepLarge();
     // Stored on every step, and nothing done only at the end: V8 compiles a long walk while it
     // runs, and code first reached at its end (a store or call without type feedback) would
     // throw that compiled code away, so the next walk would start interpreted again (measured:
@@ -685,43 +685,41 @@ export class KeyWalker {
     return ok;
   }
 
-  #stepWord(): boolean {
+  #stepInPlace(): boolean {
     const first = this.#first;
-    if (!first) REQ32[KEY_WORD] = this.#key32[0]!;
+    if (!first) this.#keyToRequest();
     if (!requestNextKey(this.#map.fd.value, first)) return false;
     this.#first = false;
     const seen = this.#seen;
     if (seen && !seen.add(REQ8, NEXT_OFF) && !this.#resume()) return false;
     if (++this.#steps > this.#limit + this.#map.maxEntries) throw new IterationAbortedError(this.#map.description, this.#steps);
-    const k = REQ32[NEXT_WORD]!;
-    this.#key32[0] = k;
-    if (seen) {
-      this.#ring32[this.#ringNext] = k;
-      this.#ringNext = (this.#ringNext + 1) & (KeyWalker.HISTORY - 1);
-      this.#yielded++;
-    }
+    this.#takeNextKey(seen !== undefined);
     return true;
   }
 
-  #stepInPlace(): boolean {
+  /** The current key into the request buffer's key region. */
+  #keyToRequest(): void {
+    if (this.#word) REQ32[KEY_WORD] = this.#key32[0]!;
+    else for (let i = 0; i < this.#ks; i++) REQ8[KEY_OFF + i] = this.key[i]!;
+  }
+
+  /** The request buffer's next key becomes the current key, and (`remember`) the newest of the history. */
+  #takeNextKey(remember: boolean): void {
     const ks = this.#ks;
-    const cur = this.key;
-    const seen = this.#seen;
-    const first = this.#first;
-    if (!first) for (let i = 0; i < ks; i++) REQ8[KEY_OFF + i] = cur[i]!;
-    if (!requestNextKey(this.#map.fd.value, first)) return false;
-    this.#first = false;
-    if (seen && !seen.add(REQ8, NEXT_OFF) && !this.#resume()) return false;
-    if (++this.#steps > this.#limit + this.#map.maxEntries) throw new IterationAbortedError(this.#map.description, this.#steps);
-    for (let i = 0; i < ks; i++) cur[i] = REQ8[NEXT_OFF + i]!;
-    if (seen) {
-      const at = this.#ringNext * ks;
-      const ring = this.#ring;
-      for (let i = 0; i < ks; i++) ring[at + i] = cur[i]!;
-      this.#ringNext = (this.#ringNext + 1) & (KeyWalker.HISTORY - 1);
+    const at = this.#ringNext;
+    if (this.#word) {
+      const k = REQ32[NEXT_WORD]!;
+      this.#key32[0] = k;
+      if (remember) this.#ring32[at] = k;
+    } else {
+      const cur = this.key;
+      for (let i = 0; i < ks; i++) cur[i] = REQ8[NEXT_OFF + i]!;
+      if (remember) for (let i = 0; i < ks; i++) this.#ring[at * ks + i] = cur[i]!;
+    }
+    if (remember) {
+      this.#ringNext = (at + 1) & (KeyWalker.HISTORY - 1);
       this.#yielded++;
     }
-    return true;
   }
 
   /**
@@ -771,10 +769,8 @@ export class KeyWalker {
    * deleted since the key was found.
    */
   lookup(out?: Uint8Array): boolean {
-    const ks = this.#ks;
     if (this.#inPlace) {
-      if (this.#word) REQ32[KEY_WORD] = this.#key32[0]!;
-      else for (let i = 0; i < ks; i++) REQ8[KEY_OFF + i] = this.key[i]!;
+      this.#keyToRequest();
       if (!requestLookup(this.#map.fd.value, 0)) return false;
       if (out) out.set(REQ8.subarray(requestBuffer.value, requestBuffer.value + out.length));
       return true;
