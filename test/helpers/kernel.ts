@@ -2,6 +2,7 @@
  * Shared test helpers for kernel tests: environment checks and leak accounting.
  */
 import { readdirSync, existsSync, mkdirSync } from 'node:fs';
+import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 
 /** Number of open file descriptors of this process. */
@@ -69,4 +70,11 @@ export function readU64(b: Uint8Array, off = 0): bigint {
 
 export function readU32(b: Uint8Array, off = 0): number {
   return new DataView(b.buffer, b.byteOffset, b.byteLength).getUint32(off, true);
+}
+
+/** getppid(2) n times: Node's process.ppid calls libc's getppid each time (a syscall tracepoint trigger). */
+export function getppidTimes(n: number): void {
+  let s = 0;
+  for (let i = 0; i < n; i++) s += process.ppid;
+  assert.ok(s > 0);
 }

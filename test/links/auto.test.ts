@@ -8,7 +8,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { IterLink, Link, LinkType, autoAttach, type ProgramSpec } from '../../src/index.js';
 import { kernelSkipReason } from '../helpers/kernel.js';
-import { assertGone, getppidTimes, idsOf, linksOfPrograms, loadObject, num } from './helpers.js';
+import { assertGone, idsOf, linksOfPrograms, loadObject, num } from './helpers.js';
+import { getppidTimes } from '../helpers/kernel.js';
 import { createNetEnv } from './netenv.js';
 
 const skip = kernelSkipReason();

@@ -19,13 +19,6 @@ export function loadObject(name: string, constants: Record<string, unknown> = {}
   return loadCollection(spec, options);
 }
 
-/** getppid(2) n times: Node's process.ppid calls libc's getppid each time. */
-export function getppidTimes(n: number): void {
-  let s = 0;
-  for (let i = 0; i < n; i++) s += process.ppid;
-  assert.ok(s > 0);
-}
-
 /** A .bss/.data variable of a collection, as a bigint. */
 export function num(c: Collection, name: string): bigint {
   return BigInt(c.variable(name).get() as number | bigint);

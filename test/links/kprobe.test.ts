@@ -25,7 +25,8 @@ import {
   syscallFunctionName,
 } from '../../src/index.js';
 import { kernelSkipReason } from '../helpers/kernel.js';
-import { assertGone, getppidTimes, idsOf, leftoverProbeEvents, linksOfPrograms, loadObject, num } from './helpers.js';
+import { assertGone, idsOf, leftoverProbeEvents, linksOfPrograms, loadObject, num } from './helpers.js';
+import { getppidTimes } from '../helpers/kernel.js';
 
 const skip = kernelSkipReason();
 

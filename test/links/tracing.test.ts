@@ -28,7 +28,8 @@ import {
   type Collection,
 } from '../../src/index.js';
 import { ensureBpffs, kernelSkipReason } from '../helpers/kernel.js';
-import { assertGone, buildTarget, getppidTimes, idsOf, leftoverProbeEvents, linksOfPrograms, loadObject, num, startTarget } from './helpers.js';
+import { assertGone, buildTarget, idsOf, leftoverProbeEvents, linksOfPrograms, loadObject, num, startTarget } from './helpers.js';
+import { getppidTimes } from '../helpers/kernel.js';
 
 const skip = kernelSkipReason();
 

@@ -23,7 +23,7 @@ import {
   taskFdQuery,
 } from '../../src/sys/index.js';
 import { counterProgram } from '../helpers/programs.js';
-import { kernelSkipReason, readU64, u32 } from '../helpers/kernel.js';
+import { getppidTimes, kernelSkipReason, readU64, u32 } from '../helpers/kernel.js';
 
 const TP = '/sys/kernel/tracing/events/syscalls/sys_enter_getppid/id';
 const skip = kernelSkipReason() ?? (existsSync(TP) ? undefined : `tracefs not mounted at /sys/kernel/tracing (${TP} missing)`);
@@ -36,12 +36,6 @@ const skip = kernelSkipReason() ?? (existsSync(TP) ? undefined : `tracefs not mo
  */
 function counter(type: 'TRACEPOINT' | 'RAW_TRACEPOINT', counts: BpfMap): Program {
   return counterProgram(type, counts, `count_${type.toLowerCase()}`.slice(0, 15), 0, process.pid);
-}
-
-function getppidTimes(n: number): void {
-  let s = 0;
-  for (let i = 0; i < n; i++) s += process.ppid;
-  assert.ok(s > 0);
 }
 
 const count = (m: BpfMap) => readU64(m.lookup(u32(0))!);
