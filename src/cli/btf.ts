@@ -10,7 +10,7 @@ import { FormatError } from '../errors.js';
 import { ElfFile } from '../elf/index.js';
 import { KERNEL_BTF_DIR, Spec, formatTypeRaw, loadKernelSpec, writeCHeader, writeTypeScript } from '../btf/index.js';
 import { loadBtfById } from '../programs/kernel_btf.js';
-import { btfInfo, getFdById, listIds, mapInfo, progInfo, type FD } from '../sys/index.js';
+import { btfInfo, mapInfo, openEach, progInfo, type FD } from '../sys/index.js';
 import { openById } from './common.js';
 import { JsonWriter } from './json_writer.js';
 
@@ -44,19 +44,9 @@ export function libbpfHashmapOrder(pairs: readonly (readonly [number, number])[]
 function btfUsers(): { progs: Map<number, number[]>; maps: Map<number, number[]> } {
   const collect = (kind: 'prog' | 'map') => {
     const pairs: [number, number][] = [];
-    for (const id of listIds(kind)) {
-      let fd: FD;
-      try {
-        fd = getFdById(kind, id);
-      } catch {
-        continue; // went away meanwhile
-      }
-      try {
-        const btfId = kind === 'prog' ? progInfo(fd.value).btfId : mapInfo(fd.value).btfId;
-        if (btfId) pairs.push([btfId, id]);
-      } finally {
-        fd.close();
-      }
+    for (using fd of openEach(kind, true)) {
+      const { id, btfId } = kind === 'prog' ? progInfo(fd.value) : mapInfo(fd.value);
+      if (btfId) pairs.push([btfId, id]);
     }
     return libbpfHashmapOrder(pairs);
   };
@@ -97,19 +87,7 @@ export function btfShow(args: string[], json: boolean, pretty = false): string {
     show(fd);
   } else {
     if (json) w.startArray();
-    for (const id of listIds('btf')) {
-      let fd: FD;
-      try {
-        fd = getFdById('btf', id);
-      } catch {
-        continue;
-      }
-      try {
-        show(fd);
-      } finally {
-        fd.close();
-      }
-    }
+    for (using fd of openEach('btf', true)) show(fd);
     if (json) w.endArray();
   }
   return json ? w.take() + '\n' : text;

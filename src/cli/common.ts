@@ -4,7 +4,7 @@
  * (`[hex] 1 2 3`), and bpftool's hex layout.
  */
 import { EbpfError, BpfError } from '../errors.js';
-import { errno, getFdById, listIds, objGet, progInfo, mapInfo, FD } from '../sys/index.js';
+import { errno, getFdById, objGet, openEach, progInfo, mapInfo, FD } from '../sys/index.js';
 import { bpfObjectKind } from '../programs/fd_kind.js';
 import { fullProgramName } from '../programs/program.js';
 import { JsonWriter } from './json_writer.js';
@@ -105,13 +105,7 @@ export function parseObjects(kind: 'prog' | 'map', args: string[]): Parsed<FD[]>
     const byTag = kind === 'prog' && isPrefix(how, 'tag') && !isPrefix(how, 'name');
     if (byTag && !/^[0-9a-f]{16}$/i.test(what)) throw new CliUsageError(`can't parse tag '${what}'`);
     const fds: FD[] = [];
-    for (const id of listIds(kind)) {
-      let fd: FD;
-      try {
-        fd = getFdById(kind, id);
-      } catch {
-        continue; // went away meanwhile
-      }
+    for (const fd of openEach(kind, true)) {
       let match: boolean;
       if (kind === 'prog') {
         const info = progInfo(fd.value);

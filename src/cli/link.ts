@@ -4,7 +4,7 @@
  * type's details on tab-indented lines), and with -j its JSON field names.
  */
 import { BpfError } from '../errors.js';
-import { ATTACH_TYPE_NAMES, LINK_TYPE_NAMES, errno, getFdById, listIds, objGet, objPin, linkDetach, progInfo, type FD } from '../sys/index.js';
+import { ATTACH_TYPE_NAMES, LINK_TYPE_NAMES, errno, getFdById, objGet, openEach, objPin, linkDetach, progInfo, type FD } from '../sys/index.js';
 import { readLinkInfo, type LinkInfo } from '../links/link.js';
 import { ifnameOf } from '../links/netdev.js';
 import { CliError, CliUsageError, isPrefix, jsonWriter, endJson, type CliContext } from './common.js';
@@ -322,19 +322,7 @@ export function linkCommand(args: string[], ctx: CliContext): number {
         fd.close();
       }
     } else {
-      for (const id of listIds('link')) {
-        let fd: FD;
-        try {
-          fd = getFdById('link', id);
-        } catch {
-          continue; // went away
-        }
-        try {
-          infos.push(readLinkInfo(fd.value));
-        } finally {
-          fd.close();
-        }
-      }
+      for (using fd of openEach('link', true)) infos.push(readLinkInfo(fd.value));
     }
     if (ctx.json) {
       const w = jsonWriter(ctx);

@@ -5,7 +5,7 @@
  * dissector and the netfilter links. Without the addon's socket calls (native/net.c), XDP comes
  * from XDP links only and cls_bpf filters are not listed.
  */
-import { AttachType, getFdById, listIds, progInfo, progQuery, FD } from '../sys/index.js';
+import { AttachType, getFdById, openEach, progInfo, progQuery, FD } from '../sys/index.js';
 import { openSync, readdirSync } from 'node:fs';
 import { haveSocketCalls } from '../sys/net.js';
 import { TC_H_CLSACT, TC_H_MIN_EGRESS, TC_H_MIN_INGRESS, XDP_ATTACHED, netlinkListFilters, netlinkListLinks, tcHandle, type NetlinkLinkInfo } from '../sys/netlink.js';
@@ -36,19 +36,11 @@ function devices(): Dev[] {
 
 function allLinks(): LinkInfo[] {
   const out: LinkInfo[] = [];
-  for (const id of listIds('link')) {
-    let fd: FD;
-    try {
-      fd = getFdById('link', id);
-    } catch {
-      continue;
-    }
+  for (using fd of openEach('link', true)) {
     try {
       out.push(readLinkInfo(fd.value));
     } catch {
       /* unreadable */
-    } finally {
-      fd.close();
     }
   }
   return out;

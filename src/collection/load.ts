@@ -54,8 +54,7 @@ import {
   PROT_WRITE,
   btfInfo,
   btfLoadRaw,
-  getFdById,
-  listIds,
+  openEach,
   mapUpdateElem,
   objGet,
   pageSize,
@@ -684,13 +683,7 @@ class Loader {
   moduleBtfFd(module: string): FD {
     const known = this.moduleBtfFds.get(module);
     if (known) return known;
-    for (const id of listIds('btf')) {
-      let fd: FD;
-      try {
-        fd = getFdById('btf', id);
-      } catch {
-        continue;
-      }
+    for (const fd of openEach('btf', true)) {
       const info = btfInfo(fd.value);
       if (info.kernelBtf && info.name === module) {
         this.moduleBtfFds.set(module, fd);

@@ -24,6 +24,7 @@ import {
   linkDetach,
   linkUpdate,
   listIds,
+  openEach,
   objGet,
   objGetInfoByFd,
   readCString,
@@ -299,20 +300,7 @@ export class Link extends BpfObject implements Detachable {
   /** Info of every BPF link on the system; links that go away meanwhile are skipped. */
   static list(): LinkInfo[] {
     const out: LinkInfo[] = [];
-    for (const id of listIds('link')) {
-      let fd: FD;
-      try {
-        fd = getFdById('link', id);
-      } catch (e) {
-        if ((e as { code?: string }).code === 'ENOENT') continue;
-        throw e;
-      }
-      try {
-        out.push(readLinkInfo(fd.value));
-      } finally {
-        fd.close();
-      }
-    }
+    for (using fd of openEach('link')) out.push(readLinkInfo(fd.value));
     return out;
   }
 

@@ -26,6 +26,7 @@ import {
   UpdateFlags,
   getFdById,
   listIds,
+  openEach,
   mapCreate,
   mapDeleteBatch,
   mapDeleteElem,
@@ -261,16 +262,7 @@ export class BpfMap extends BpfObject {
 
   /** Every map on the system, opened (the caller closes them). Maps gone meanwhile are skipped. */
   static *all(): IterableIterator<BpfMap> {
-    for (const id of listIds('map')) {
-      let m: BpfMap;
-      try {
-        m = BpfMap.fromId(id);
-      } catch (e) {
-        if (e instanceof EbpfError && e.code === 'ENOENT') continue;
-        throw e;
-      }
-      yield m;
-    }
+    for (const fd of openEach('map')) yield BpfMap.fromFd(fd);
   }
 
   /**

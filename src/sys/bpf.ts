@@ -590,6 +590,24 @@ export function getFdById(kind: IdCommand, id: number, openFlags = 0): FD {
   return fdResult(FD_BY_ID_CMD[kind], bpfCall(FD_BY_ID_CMD[kind], a), `${kind} id ${id}`);
 }
 
+/**
+ * Each object of `kind` on the system, opened, in id order (the caller closes each FD). One that
+ * goes away between the listing and its opening (ENOENT) is skipped and any other failure thrown,
+ * unless `skipFailures`: then every object that can't be opened is skipped.
+ */
+export function* openEach(kind: IdCommand, skipFailures = false): Generator<FD> {
+  for (const id of listIds(kind)) {
+    let fd: FD;
+    try {
+      fd = getFdById(kind, id);
+    } catch (e) {
+      if (skipFailures || (e as { code?: string }).code === 'ENOENT') continue;
+      throw e;
+    }
+    yield fd;
+  }
+}
+
 /** BPF_OBJ_GET_INFO_BY_FD into `info`; returns the length the kernel filled. */
 export function objGetInfoByFd(fd: number, info: Uint8Array): number {
   const a = new Struct(16).u32(0, fd).u32(4, info.byteLength).ptr(8, info);

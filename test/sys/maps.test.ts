@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { BpfMap, MapType, UpdateFlags, ArgumentError, BpfError, possibleCpuCount } from '../../src/index.js';
-import { FD, mapInfo } from '../../src/sys/index.js';
+import { FD, mapInfo, openEach } from '../../src/sys/index.js';
 import { kernelSkipReason, openFdCount, readU32, readU64, u32, u64, bpftoolIds } from '../helpers/kernel.js';
 
 const skip = kernelSkipReason();
@@ -189,5 +189,15 @@ test('a dropped map is closed by the finalizer safety net', { skip: skip ?? (typ
     global.gc!();
     await new Promise((r) => setTimeout(r, 20));
   }
+  assert.equal(openFdCount(), before);
+});
+
+test('openEach opens every map on the system, ours among them, and leaves no descriptor open', { skip }, () => {
+  using mine = BpfMap.create({ type: 'ARRAY', keySize: 4, valueSize: 4, maxEntries: 1, name: 'open_each' });
+  const before = openFdCount();
+  const ids: number[] = [];
+  for (using fd of openEach('map')) ids.push(mapInfo(fd.value).id);
+  assert.ok(ids.includes(mine.id), `map ${mine.id} among ${ids.length} opened`);
+  assert.deepEqual(ids, [...ids].sort((a, b) => a - b), 'in id order');
   assert.equal(openFdCount(), before);
 });
