@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { BpfMap, MapType, UpdateFlags, ArgumentError, BpfError, possibleCpuCount } from '../../src/index.js';
-import { FD, mapInfo, openEach } from '../../src/sys/index.js';
+import { FD, mapInfo, openEach, requestBuffer } from '../../src/sys/index.js';
 import { kernelSkipReason, openFdCount, readU32, readU64, u32, u64, bpftoolIds } from '../helpers/kernel.js';
 
 const skip = kernelSkipReason();
@@ -41,6 +41,32 @@ test('hash map: NOEXIST, EXIST and a full map are typed errors', { skip }, () =>
     (e: unknown) => e instanceof BpfError && e.code === 'E2BIG' && /full/.test(e.message),
   );
   assert.equal(readU32(m.lookup(u32(1))!), 1, 'the failed NOEXIST update left the value alone');
+});
+
+test('values larger than the request buffer go by address, and small operations after them still work', { skip }, () => {
+  // 24 KiB values: beyond the request buffer's value region, so the element calls point the
+  // attr at the caller's buffers; the next small operation must point it back at the regions.
+  const big = 24 * 1024;
+  assert.ok(big > requestBuffer.max);
+  using large = BpfMap.create({ type: 'HASH', keySize: 4, valueSize: big, maxEntries: 4 });
+  using small = BpfMap.create({ type: 'HASH', keySize: 4, valueSize: 8, maxEntries: 4 });
+  const value = new Uint8Array(big);
+  for (let i = 0; i < big; i++) value[i] = (i * 7) & 0xff;
+  for (let k = 0; k < 3; k++) {
+    value[0] = k;
+    large.update(u32(k), value);
+    small.update(u32(k), u64(BigInt(k) + 100n));
+  }
+  for (let k = 0; k < 3; k++) {
+    const got = large.lookup(u32(k))!;
+    assert.equal(got[0], k);
+    assert.deepEqual(got.subarray(1), value.subarray(1));
+    assert.equal(readU64(small.lookup(u32(k))!), BigInt(k) + 100n);
+  }
+  assert.equal(large.lookup(u32(9)), undefined);
+  assert.equal(large.delete(u32(1)), true);
+  assert.equal(readU64(small.lookup(u32(1))!), 101n);
+  assert.deepEqual([...large.keys()].map((k) => readU32(k)).sort(), [0, 2]);
 });
 
 test('array map: every index exists and reads back', { skip }, () => {
