@@ -289,7 +289,12 @@ class Int64Access {
     if (b !== this.#buf) this.#words(b);
     const a = this.#offset + o;
     if ((a & 7) === 0 && this.#unsigned !== null) this.#unsigned[a >>> 3] = v;
-    else this.#view(b).setBigUint64(o, v, this.#le);
+    else this.#setByView(b, o, v);
+  }
+
+  // The rarer paths out of line: encode and set are inlined into every u64 codec's callers.
+  #setByView(b: Uint8Array, o: number, v: bigint): void {
+    this.#view(b).setBigUint64(o, v, this.#le);
   }
 
   /**
@@ -298,6 +303,11 @@ class Int64Access {
    * ~120 ns); anything else through toInt, which converts or throws an ArgumentError at `path`.
    */
   encode(b: Uint8Array, o: number, x: unknown, path: string): void {
+    if (fitsInt64(x)) this.set(b, o, x);
+    else this.#encodeOther(b, o, x, path);
+  }
+
+  #encodeOther(b: Uint8Array, o: number, x: unknown, path: string): void {
     if (typeof x === 'number' && Number.isSafeInteger(x)) {
       const hi = Math.floor(x / 4294967296);
       const d = this.#view(b);
@@ -305,7 +315,7 @@ class Int64Access {
       d.setInt32(this.#le ? o + 4 : o, hi, this.#le);
       return;
     }
-    this.set(b, o, fitsInt64(x) ? x : (toInt(x, 8, path) as bigint));
+    this.set(b, o, toInt(x, 8, path) as bigint);
   }
 }
 
@@ -786,6 +796,10 @@ function compile(type: Type, le: boolean): Compiled {
     : size <= 64
       ? `for (let z = o, e = o + ${size}; z < e; z++) b[z] = 0;`
       : `b.fill(0, o, o + ${size});`;
+  // The DataView `d` only where the code uses it: a u64 goes through W's typed arrays. The hot
+  // functions stay small (a new buffer's allocation is a call of its own), so that callers'
+  // loops can inline them whole: V8 counts bytecode against an inlining budget (see sys/bpf.ts).
+  const viewIfUsed = (code: string) => (/\bd\b/.test(code) ? 'const d = b === lb ? dv : view(b);' : '');
   const src = `"use strict";
 let lb = null, dv = null;${c.usesInt64 ? `\nconst W = R.int64Access(${le});` : ''}
 function view(b) { dv = new DataView(b.buffer, b.byteOffset, b.byteLength); lb = b; return dv; }
@@ -793,17 +807,18 @@ ${c.helpers.join('\n')}
 function decode(b, o) {
   if (o === undefined) o = 0;
   if (!(o >= 0 && o + ${size} <= b.length)) R.rangeError(b, o, ${size});
-  const d = b === lb ? dv : view(b);
+  ${viewIfUsed(decodeExpr)}
   return ${decodeExpr};
 }
+function encodeNew(v) {
+  return encode(v, new Uint8Array(${size}), 0);
+}
 function encode(v, b, o) {
-  if (b === undefined) { b = new Uint8Array(${size}); o = 0; }
-  else {
-    if (o === undefined) o = 0;
-    if (!(o >= 0 && o + ${size} <= b.length)) R.rangeError(b, o, ${size});
-    ${zero}
-  }
-  const d = b === lb ? dv : view(b);
+  if (b === undefined) return encodeNew(v);
+  if (o === undefined) o = 0;
+  if (!(o >= 0 && o + ${size} <= b.length)) R.rangeError(b, o, ${size});
+  ${zero}
+  ${viewIfUsed(encodeBody)}
   ${encodeBody}
   return b;
 }

@@ -23,7 +23,6 @@ import {
   MAP_TYPE_NAMES,
   MapType,
   PERCPU_MAP_TYPES,
-  UpdateFlags,
   getFdById,
   listIds,
   openEach,
@@ -431,8 +430,19 @@ export class BpfMap extends BpfObject {
     return mapLookupElem(this.fd.value, key, out, flags);
   }
 
-  /** Inserts or replaces. flags: UpdateFlags.ANY (default), NOEXIST, EXIST, F_LOCK. */
-  update(key: Uint8Array, value: Uint8Array, flags: number = UpdateFlags.ANY): void {
+  /** Inserts or replaces. flags: UpdateFlags.ANY (0, the default), NOEXIST, EXIST, F_LOCK. */
+  update(key: Uint8Array, value: Uint8Array, flags = 0): void {
+    // One test for the usual case (a keyed map, both sizes right); queues and stacks (no key)
+    // and every error out of line, so that callers' loops can inline the whole update (V8
+    // counts bytecode against an inlining budget: see sys/bpf.ts, L_CALLER).
+    if (this.#keyless || key === null || key.length !== this.keySize || value.length !== this.userValueSize) {
+      this.#updateOther(key, value, flags);
+      return;
+    }
+    mapUpdateElem(this.fd.value, key, value, flags);
+  }
+
+  #updateOther(key: Uint8Array | null, value: Uint8Array, flags: number): void {
     const k = this.#keyArg(key);
     this.#checkValue(value);
     mapUpdateElem(this.fd.value, k, value, flags);
@@ -684,34 +694,56 @@ export class KeyWalker {
     this.#first = false;
     const seen = this.#seen;
     if (seen && !seen.add(REQ8, NEXT_OFF) && !this.#resume()) return false;
-    if (++this.#steps > this.#limit + this.#map.maxEntries) throw new IterationAbortedError(this.#map.description, this.#steps);
+    if (++this.#steps > this.#limit + this.#map.maxEntries) this.#aborted();
     this.#takeNextKey(seen !== undefined);
     return true;
+  }
+
+  // The byte paths, the history's bookkeeping and the error out of line: step() runs once per
+  // key, and callers' loops inline it whole only while its bytecode stays small (V8 counts it
+  // against an inlining budget: see sys/bpf.ts, Layout).
+  #aborted(): never {
+    throw new IterationAbortedError(this.#map.description, this.#steps);
   }
 
   /** The current key into the request buffer's key region. */
   #keyToRequest(): void {
     if (this.#word) REQ32[KEY_WORD] = this.#key32[0]!;
-    else for (let i = 0; i < this.#ks; i++) REQ8[KEY_OFF + i] = this.key[i]!;
+    else this.#keyBytesToRequest();
+  }
+
+  #keyBytesToRequest(): void {
+    for (let i = 0; i < this.#ks; i++) REQ8[KEY_OFF + i] = this.key[i]!;
   }
 
   /** The request buffer's next key becomes the current key, and (`remember`) the newest of the history. */
   #takeNextKey(remember: boolean): void {
+    if (!this.#word) {
+      this.#takeNextKeyBytes(remember);
+      return;
+    }
+    const k = REQ32[NEXT_WORD]!;
+    this.#key32[0] = k;
+    if (remember) {
+      this.#ring32[this.#ringNext] = k;
+      this.#remembered();
+    }
+  }
+
+  #takeNextKeyBytes(remember: boolean): void {
     const ks = this.#ks;
     const at = this.#ringNext;
-    if (this.#word) {
-      const k = REQ32[NEXT_WORD]!;
-      this.#key32[0] = k;
-      if (remember) this.#ring32[at] = k;
-    } else {
-      const cur = this.key;
-      for (let i = 0; i < ks; i++) cur[i] = REQ8[NEXT_OFF + i]!;
-      if (remember) for (let i = 0; i < ks; i++) this.#ring[at * ks + i] = cur[i]!;
-    }
+    const cur = this.key;
+    for (let i = 0; i < ks; i++) cur[i] = REQ8[NEXT_OFF + i]!;
     if (remember) {
-      this.#ringNext = (at + 1) & (KeyWalker.HISTORY - 1);
-      this.#yielded++;
+      for (let i = 0; i < ks; i++) this.#ring[at * ks + i] = cur[i]!;
+      this.#remembered();
     }
+  }
+
+  #remembered(): void {
+    this.#ringNext = (this.#ringNext + 1) & (KeyWalker.HISTORY - 1);
+    this.#yielded++;
   }
 
   /**

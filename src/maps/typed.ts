@@ -25,7 +25,6 @@ import { btfCodec, codecs, scalarArray, type Codec } from '../btf/index.js';
 import {
   FD,
   MapType,
-  UpdateFlags,
   mapDeleteBatch,
   mapDeleteElem,
   mapGetNextKey,
@@ -401,6 +400,12 @@ export class TypedMap<K, V> implements Iterable<[K, V]> {
       if (!requestLookup(this.#fd.value, flags)) return undefined;
       return this.valueCodec.decode(REQ, VALUE);
     }
+    return this.#getOther(key, flags);
+  }
+
+  // The other paths of get/has/set out of line, so that the fast path's bytecode stays small
+  // enough for callers' loops to inline it whole (see sys/bpf.ts, L_CALLER).
+  #getOther(key: K, flags: number): V | undefined {
     if (this.#keyless) this.#noKeys('get');
     const value = new Uint8Array(this.#vs);
     return mapLookupElem(this.#fd.value, this.keyCodec.encode(key), value, flags) ? this.valueCodec.decode(value) : undefined;
@@ -412,21 +417,29 @@ export class TypedMap<K, V> implements Iterable<[K, V]> {
       this.keyCodec.encode(key, REQ, KEY);
       return requestLookup(this.#fd.value, 0);
     }
+    return this.#hasOther(key);
+  }
+
+  #hasOther(key: K): boolean {
     if (this.#keyless) this.#noKeys('has');
     return mapLookupElem(this.#fd.value, this.keyCodec.encode(key), new Uint8Array(this.#vs), 0);
   }
 
   /**
-   * Sets the value of `key`. flags: UpdateFlags.ANY (default), NOEXIST (fails with EEXIST if
+   * Sets the value of `key`. flags: UpdateFlags.ANY (0, the default), NOEXIST (fails with EEXIST if
    * the key exists), EXIST (ENOENT if it doesn't), F_LOCK (spin-locked values).
    */
-  set(key: K, value: V, flags: number = UpdateFlags.ANY): void {
+  set(key: K, value: V, flags = 0): void {
     if (this.#fast) {
       this.valueCodec.encode(value, REQ, VALUE);
       this.keyCodec.encode(key, REQ, KEY);
       requestUpdate(this.#fd.value, flags);
       return;
     }
+    this.#setOther(key, value, flags);
+  }
+
+  #setOther(key: K, value: V, flags: number): void {
     if (this.#keyless) this.#noKeys('set');
     mapUpdateElem(this.#fd.value, this.keyCodec.encode(key), this.valueCodec.encode(value), flags);
   }

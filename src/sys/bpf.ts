@@ -10,10 +10,10 @@
  * (`requestBuffer`). Larger keys or values fall back to passing the caller's buffers by address.
  */
 import { Struct, cString } from './attr.js';
+import { HOST_LITTLE_ENDIAN } from '../elf/file.js';
 import { BPF_CMD } from './constants.js';
 import { bpfError, errno } from './errno.js';
 import { FD } from './fd.js';
-import { HOST_LITTLE_ENDIAN } from '../elf/file.js';
 import { native } from './native.js';
 
 const ENOENT = errno.ENOENT;
@@ -41,21 +41,33 @@ function fdResult(cmd: number, r: number, what: string): FD {
 
 // ---------------------------------------------------------------- request buffer (hot path)
 
-/** Layout of the registered request buffer: attr first, then key, value and next-key areas. */
-const SCRATCH_SIZE = 1 << 16;
-const KEY_OFF = 256;
-const DATA_MAX = (SCRATCH_SIZE - KEY_OFF) / 3; // each of key, value and next key
-const VALUE_OFF = KEY_OFF + DATA_MAX;
-const NEXT_OFF = VALUE_OFF + DATA_MAX;
+/**
+ * Layout of the registered request buffer: attr first, then key, value and next-key areas. A
+ * const enum, so that tsc writes the offsets in place in the hot functions (see Word).
+ */
+const enum Region {
+  Size = 1 << 16,
+  Key = 256,
+  Max = (Size - Key) / 3, // each of key, value and next key
+  Value = Key + Max,
+  Next = Value + Max,
+}
 
-const scratch = new ArrayBuffer(SCRATCH_SIZE);
+const scratch = new ArrayBuffer(Region.Size);
 const scratchU8 = new Uint8Array(scratch);
 const scratchU32 = new Uint32Array(scratch);
 const scratchBase = native.setScratch(scratch);
 const scratchI32 = new Int32Array(scratch);
-// bpfRequest's command and result words (offsets 240 and 244: after the largest attr, before the key area).
-const OP_WORD = 240 >> 2;
-const RESULT_WORD = 244 >> 2;
+/**
+ * bpfRequest's command and result words (offsets 240 and 244: after the largest attr, before the
+ * key area). The numbers of the hot path are const enums: tsc writes them in place, where a
+ * module constant is a context load with a TDZ check in the bytecode, which V8's inlining
+ * budget counts (see Layout).
+ */
+const enum Word {
+  Op = 240 >> 2,
+  Result = 244 >> 2,
+}
 /** Bound once: a property load per call is measurable at ~400 ns per syscall. */
 const bpfRequest = native.bpfRequest;
 /**
@@ -68,33 +80,38 @@ function elemCall(fd: number, flags: number, packed: number): number {
   const a = scratchU32;
   a[0] = fd;
   a[6] = flags >>> 0;
-  a[OP_WORD] = packed;
+  a[Word.Op] = packed;
   bpfRequest();
-  return scratchI32[RESULT_WORD]!;
+  return scratchI32[Word.Result]!;
 }
 // Addresses as two u32 halves, so the hot path writes pointers without BigInt arithmetic.
 const half = (addr: bigint): [number, number] => [Number(addr & 0xffffffffn), Number(addr >> 32n)];
-const [KEY_LO, KEY_HI] = half(scratchBase + BigInt(KEY_OFF));
-const [VALUE_LO, VALUE_HI] = half(scratchBase + BigInt(VALUE_OFF));
-const [NEXT_LO, NEXT_HI] = half(scratchBase + BigInt(NEXT_OFF));
+const [KEY_LO, KEY_HI] = half(scratchBase + BigInt(Region.Key));
+const [VALUE_LO, VALUE_HI] = half(scratchBase + BigInt(Region.Value));
+const [NEXT_LO, NEXT_HI] = half(scratchBase + BigInt(Region.Next));
 
 /**
  * The element attr's pointer fields depend only on which of the key, value and next-key regions
  * the command uses: its layout. The hot path compares one number and rewrites the pointers
  * (out of line) only when the layout differs from the previous call's. Layouts index
- * LAYOUT_POINTERS; L_CALLER marks pointers into a caller's buffers (large keys or values),
+ * LAYOUT_POINTERS; Layout.Caller marks pointers into a caller's buffers (large keys or values),
  * which the next request always replaces.
  *
  * Why this shape: V8 inlines a hot call chain only up to a cumulative bytecode budget (920
- * bytes in V8 11). With the pointer writes inline, `BpfMap.update` exceeded it, and the fd
- * getter and the attr writes stayed out-of-line calls: ~10-20 ns per operation (measured).
+ * bytes in V8 11, and a function already compiled counts with everything it inlined, times
+ * 1.2). With the pointer writes inline, `BpfMap.update` exceeded it, and the fd getter and the
+ * attr writes stayed out-of-line calls in callers' loops: ~10-20 ns per operation (measured).
+ * For the same reason error paths and rare cases here and in the layers above live in
+ * functions of their own.
  */
-const L_KEY_VALUE = 0;
-const L_NOKEY_VALUE = 1;
-const L_KEY_NEXT = 2;
-const L_NOKEY_NEXT = 3;
-const L_KEY_ONLY = 4;
-const L_CALLER = 5;
+const enum Layout {
+  KeyValue,
+  NoKeyValue,
+  KeyNext,
+  NoKeyNext,
+  KeyOnly,
+  Caller,
+}
 const LAYOUT_POINTERS: readonly (readonly [number, number, number, number])[] = [
   [KEY_LO, KEY_HI, VALUE_LO, VALUE_HI],
   [0, 0, VALUE_LO, VALUE_HI],
@@ -102,8 +119,8 @@ const LAYOUT_POINTERS: readonly (readonly [number, number, number, number])[] = 
   [0, 0, NEXT_LO, NEXT_HI],
   [KEY_LO, KEY_HI, 0, 0],
 ];
-let currentLayout = L_CALLER;
-function useLayout(layout: number): void {
+let currentLayout: Layout = Layout.Caller;
+function useLayout(layout: Layout): void {
   const p = LAYOUT_POINTERS[layout]!;
   setPointers(p[0], p[1], p[2], p[3]);
   currentLayout = layout;
@@ -120,7 +137,7 @@ function setPointers(keyLo: number, keyHi: number, valLo: number, valHi: number)
 /** Points the attr at caller buffers, for one request. */
 function useCallerBuffers(keyLo: number, keyHi: number, valLo: number, valHi: number): void {
   setPointers(keyLo, keyHi, valLo, valHi);
-  currentLayout = L_CALLER;
+  currentLayout = Layout.Caller;
 }
 
 function addrHalves(buf: Uint8Array | null): [number, number] {
@@ -130,12 +147,16 @@ function addrHalves(buf: Uint8Array | null): [number, number] {
 /**
  * Copies between caller buffers and the request buffer. TypedArray.set is a builtin call whose
  * fixed cost (~20 ns) dominates for the 4- and 8-byte keys and values maps usually have, so
- * small copies are plain loops that V8 compiles to a few moves.
+ * small copies are plain loops that V8 compiles to a few moves. The regions start 8-byte
+ * aligned, so 4- and 8-byte keys and values (most maps) move as u32 words of the request
+ * buffer, assembled from or split into the caller's bytes (the word value is the bytes in host
+ * order, as the typed array reads): measured 4.2 against 7.5 ns for an 8-byte copy out, 6.3
+ * against 11 ns for a 4- and an 8-byte copy in, than byte loops. Other sizes out of line, to
+ * keep the bytecode V8's inlining budget counts small (see Layout).
  */
-const SMALL_COPY = 64;
-// The regions start 8-byte aligned, so 4- and 8-byte keys and values (most maps) move as u32
-// words of the request buffer, assembled from or split into the caller's bytes: fewer loads and
-// stores than byte loops. The word value is the bytes in host order, as the typed array reads.
+const enum Copy {
+  SmallMax = 64,
+}
 const HOST_LE = HOST_LITTLE_ENDIAN;
 function toScratch(src: Uint8Array, off: number): void {
   const n = src.length;
@@ -145,10 +166,9 @@ function toScratch(src: Uint8Array, off: number): void {
     toScratchOther(src, off);
   }
 }
-// Other sizes out of line: the inlining budget (see L_CALLER) is better spent on the rest.
 function toScratchOther(src: Uint8Array, off: number): void {
   const n = src.length;
-  if (n <= SMALL_COPY) {
+  if (n <= Copy.SmallMax) {
     for (let i = 0; i < n; i++) scratchU8[off + i] = src[i]!;
   } else {
     scratchU8.set(src, off);
@@ -170,7 +190,7 @@ function fromScratch(dst: Uint8Array, off: number): void {
 }
 function fromScratchOther(dst: Uint8Array, off: number): void {
   const n = dst.length;
-  if (n <= SMALL_COPY) {
+  if (n <= Copy.SmallMax) {
     for (let i = 0; i < n; i++) dst[i] = scratchU8[off + i]!;
   } else {
     dst.set(scratchU8.subarray(off, off + n));
@@ -186,37 +206,40 @@ function fromScratchOther(dst: Uint8Array, off: number): void {
  * nothing. Each region holds up to `max` bytes. The contents are only valid until the next
  * element operation of this thread.
  */
-export const requestBuffer = Object.freeze({ bytes: scratchU8, key: KEY_OFF, value: VALUE_OFF, nextKey: NEXT_OFF, max: DATA_MAX });
+export const requestBuffer = Object.freeze({ bytes: scratchU8, key: Region.Key, value: Region.Value, nextKey: Region.Next, max: Region.Max });
 
-const LOOKUP_PACKED = BPF_CMD.BPF_MAP_LOOKUP_ELEM | (32 << 8);
-const UPDATE_PACKED = BPF_CMD.BPF_MAP_UPDATE_ELEM | (32 << 8);
-const DELETE_PACKED = BPF_CMD.BPF_MAP_DELETE_ELEM | (32 << 8);
-const NEXT_KEY_PACKED = BPF_CMD.BPF_MAP_GET_NEXT_KEY | (32 << 8);
-const LOOKUP_AND_DELETE_PACKED = BPF_CMD.BPF_MAP_LOOKUP_AND_DELETE_ELEM | (32 << 8);
+/** bpfRequest's op word for each element command: `cmd | attr size << 8` (BPF_CMD numbers, a fixed ABI). */
+const enum Packed {
+  Lookup = 1 | (32 << 8), // BPF_MAP_LOOKUP_ELEM
+  Update = 2 | (32 << 8), // BPF_MAP_UPDATE_ELEM
+  Delete = 3 | (32 << 8), // BPF_MAP_DELETE_ELEM
+  NextKey = 4 | (32 << 8), // BPF_MAP_GET_NEXT_KEY
+  LookupAndDelete = 21 | (32 << 8), // BPF_MAP_LOOKUP_AND_DELETE_ELEM
+}
 
 /**
  * BPF_MAP_LOOKUP_ELEM of the key in the request buffer's key region (none when `keyless`:
  * queue/stack peek, bloom filter check) into its value region. False when the key doesn't exist.
  */
 export function requestLookup(fd: number, flags: number, keyless = false): boolean {
-  const layout = keyless ? L_NOKEY_VALUE : L_KEY_VALUE;
+  const layout = keyless ? Layout.NoKeyValue : Layout.KeyValue;
   if (layout !== currentLayout) useLayout(layout);
-  const r = elemCall(fd, flags, LOOKUP_PACKED);
+  const r = elemCall(fd, flags, Packed.Lookup);
   return r >= 0 || notFound(BPF_CMD.BPF_MAP_LOOKUP_ELEM, r);
 }
 
 /** BPF_MAP_UPDATE_ELEM of the request buffer's key and value regions (no key when `keyless`: push). */
 export function requestUpdate(fd: number, flags: number, keyless = false): void {
-  const layout = keyless ? L_NOKEY_VALUE : L_KEY_VALUE;
+  const layout = keyless ? Layout.NoKeyValue : Layout.KeyValue;
   if (layout !== currentLayout) useLayout(layout);
-  const r = elemCall(fd, flags, UPDATE_PACKED);
-  if (r < 0) throw bpfError(BPF_CMD.BPF_MAP_UPDATE_ELEM, -r);
+  const r = elemCall(fd, flags, Packed.Update);
+  if (r < 0) updateFailed(r);
 }
 
 /** BPF_MAP_DELETE_ELEM of the request buffer's key. False when it didn't exist. */
 export function requestDelete(fd: number, flags = 0): boolean {
-  if (currentLayout !== L_KEY_ONLY) useLayout(L_KEY_ONLY);
-  const r = elemCall(fd, flags, DELETE_PACKED);
+  if (currentLayout !== Layout.KeyOnly) useLayout(Layout.KeyOnly);
+  const r = elemCall(fd, flags, Packed.Delete);
   return r >= 0 || notFound(BPF_CMD.BPF_MAP_DELETE_ELEM, r);
 }
 
@@ -225,9 +248,9 @@ export function requestDelete(fd: number, flags = 0): boolean {
  * next-key region. False at the end of the map.
  */
 export function requestNextKey(fd: number, first: boolean): boolean {
-  const layout = first ? L_NOKEY_NEXT : L_KEY_NEXT;
+  const layout = first ? Layout.NoKeyNext : Layout.KeyNext;
   if (layout !== currentLayout) useLayout(layout);
-  const r = elemCall(fd, 0, NEXT_KEY_PACKED);
+  const r = elemCall(fd, 0, Packed.NextKey);
   return nextFound(r);
 }
 
@@ -236,9 +259,9 @@ export function requestNextKey(fd: number, first: boolean): boolean {
  * pop) into its value region. False when there was nothing to take.
  */
 export function requestLookupAndDelete(fd: number, flags: number, keyless = false): boolean {
-  const layout = keyless ? L_NOKEY_VALUE : L_KEY_VALUE;
+  const layout = keyless ? Layout.NoKeyValue : Layout.KeyValue;
   if (layout !== currentLayout) useLayout(layout);
-  const r = elemCall(fd, flags, LOOKUP_AND_DELETE_PACKED);
+  const r = elemCall(fd, flags, Packed.LookupAndDelete);
   return r >= 0 || notFound(BPF_CMD.BPF_MAP_LOOKUP_AND_DELETE_ELEM, r);
 }
 
@@ -246,6 +269,10 @@ export function requestLookupAndDelete(fd: number, flags: number, keyless = fals
  * A failed element operation: false for ENOENT (a missing key is a result), else the error.
  * Out of line, so that the hot functions above stay small enough for V8 to inline whole.
  */
+function updateFailed(r: number): never {
+  throw bpfError(BPF_CMD.BPF_MAP_UPDATE_ELEM, -r);
+}
+
 function notFound(cmd: number, r: number): false {
   if (r === -ENOENT) return false;
   throw bpfError(cmd, -r);
@@ -269,27 +296,27 @@ function nextFound(r: number): boolean {
  * missing key is a result, not an exception. Flags: BPF_F_LOCK.
  */
 export function mapLookupElem(fd: number, key: Uint8Array | null, value: Uint8Array, flags = 0): boolean {
-  if (value.length > DATA_MAX || (key !== null && key.length > DATA_MAX)) return mapLookupLarge(fd, key, value, flags);
+  if (value.length > Region.Max || (key !== null && key.length > Region.Max)) return mapLookupLarge(fd, key, value, flags);
   const keyless = key === null;
-  if (!keyless) toScratch(key, KEY_OFF);
+  if (!keyless) toScratch(key, Region.Key);
   if (!requestLookup(fd, flags, keyless)) return false;
-  fromScratch(value, VALUE_OFF);
+  fromScratch(value, Region.Value);
   return true;
 }
 
 /** BPF_MAP_UPDATE_ELEM. Flags: BPF_ANY, BPF_NOEXIST, BPF_EXIST, BPF_F_LOCK. */
 export function mapUpdateElem(fd: number, key: Uint8Array | null, value: Uint8Array, flags = 0): void {
-  if (value.length > DATA_MAX || (key !== null && key.length > DATA_MAX)) return mapUpdateLarge(fd, key, value, flags);
-  toScratch(value, VALUE_OFF);
+  if (value.length > Region.Max || (key !== null && key.length > Region.Max)) return mapUpdateLarge(fd, key, value, flags);
+  toScratch(value, Region.Value);
   const keyless = key === null;
-  if (!keyless) toScratch(key, KEY_OFF);
+  if (!keyless) toScratch(key, Region.Key);
   requestUpdate(fd, flags, keyless);
 }
 
 /** BPF_MAP_DELETE_ELEM. Returns false when the key didn't exist. */
 export function mapDeleteElem(fd: number, key: Uint8Array, flags = 0): boolean {
-  if (key.length > DATA_MAX) return mapDeleteLarge(fd, key, flags);
-  toScratch(key, KEY_OFF);
+  if (key.length > Region.Max) return mapDeleteLarge(fd, key, flags);
+  toScratch(key, Region.Key);
   return requestDelete(fd, flags);
 }
 
@@ -299,11 +326,11 @@ export function mapDeleteElem(fd: number, key: Uint8Array, flags = 0): boolean {
  * from the first key for hash maps (documented behaviour since 4.12).
  */
 export function mapGetNextKey(fd: number, key: Uint8Array | null, next: Uint8Array): boolean {
-  if (next.length > DATA_MAX) return mapGetNextKeyLarge(fd, key, next);
+  if (next.length > Region.Max) return mapGetNextKeyLarge(fd, key, next);
   const first = key === null;
-  if (!first) toScratch(key, KEY_OFF);
+  if (!first) toScratch(key, Region.Key);
   if (!requestNextKey(fd, first)) return false;
-  fromScratch(next, NEXT_OFF);
+  fromScratch(next, Region.Next);
   return true;
 }
 
@@ -314,7 +341,7 @@ function mapLookupLarge(fd: number, key: Uint8Array | null, value: Uint8Array, f
   const [kl, kh] = addrHalves(key);
   const [vl, vh] = addrHalves(value);
   useCallerBuffers(kl, kh, vl, vh);
-  const r = elemCall(fd, flags, LOOKUP_PACKED);
+  const r = elemCall(fd, flags, Packed.Lookup);
   return r >= 0 || notFound(BPF_CMD.BPF_MAP_LOOKUP_ELEM, r);
 }
 
@@ -322,14 +349,14 @@ function mapUpdateLarge(fd: number, key: Uint8Array | null, value: Uint8Array, f
   const [kl, kh] = addrHalves(key);
   const [vl, vh] = addrHalves(value);
   useCallerBuffers(kl, kh, vl, vh);
-  const r = elemCall(fd, flags, UPDATE_PACKED);
-  if (r < 0) throw bpfError(BPF_CMD.BPF_MAP_UPDATE_ELEM, -r);
+  const r = elemCall(fd, flags, Packed.Update);
+  if (r < 0) updateFailed(r);
 }
 
 function mapDeleteLarge(fd: number, key: Uint8Array, flags: number): boolean {
   const [kl, kh] = addrHalves(key);
   useCallerBuffers(kl, kh, 0, 0);
-  const r = elemCall(fd, flags, DELETE_PACKED);
+  const r = elemCall(fd, flags, Packed.Delete);
   return r >= 0 || notFound(BPF_CMD.BPF_MAP_DELETE_ELEM, r);
 }
 
@@ -337,7 +364,7 @@ function mapGetNextKeyLarge(fd: number, key: Uint8Array | null, next: Uint8Array
   const [kl, kh] = addrHalves(key);
   const [nl, nh] = addrHalves(next);
   useCallerBuffers(kl, kh, nl, nh);
-  const r = elemCall(fd, 0, NEXT_KEY_PACKED);
+  const r = elemCall(fd, 0, Packed.NextKey);
   return nextFound(r);
 }
 

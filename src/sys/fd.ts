@@ -32,8 +32,14 @@ export class FD {
 
   /** The raw descriptor. Throws if closed, so a stale number is never passed to the kernel. */
   get value(): number {
-    if (this.#fd < 0) throw new ArgumentError(`${this.#what} is closed`, 'EBADF');
+    if (this.#fd < 0) this.#closedError();
     return this.#fd;
+  }
+
+  // Out of line: the getter is on every map operation's path, where V8's inlining budget counts
+  // bytecode (see sys/bpf.ts, L_CALLER).
+  #closedError(): never {
+    throw new ArgumentError(`${this.#what} is closed`, 'EBADF');
   }
 
   get closed(): boolean {
