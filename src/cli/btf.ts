@@ -44,7 +44,7 @@ export function libbpfHashmapOrder(pairs: readonly (readonly [number, number])[]
 function btfUsers(): { progs: Map<number, number[]>; maps: Map<number, number[]> } {
   const collect = (kind: 'prog' | 'map') => {
     const pairs: [number, number][] = [];
-    for (using fd of openEach(kind, true)) {
+    for (using fd of openEach(kind)) {
       const { id, btfId } = kind === 'prog' ? progInfo(fd.value) : mapInfo(fd.value);
       if (btfId) pairs.push([btfId, id]);
     }
@@ -87,7 +87,7 @@ export function btfShow(args: string[], json: boolean, pretty = false): string {
     show(fd);
   } else {
     if (json) w.startArray();
-    for (using fd of openEach('btf', true)) show(fd);
+    for (using fd of openEach('btf')) show(fd);
     if (json) w.endArray();
   }
   return json ? w.take() + '\n' : text;

@@ -105,17 +105,27 @@ export function parseObjects(kind: 'prog' | 'map', args: string[]): Parsed<FD[]>
     const byTag = kind === 'prog' && isPrefix(how, 'tag') && !isPrefix(how, 'name');
     if (byTag && !/^[0-9a-f]{16}$/i.test(what)) throw new CliUsageError(`can't parse tag '${what}'`);
     const fds: FD[] = [];
-    for (const fd of openEach(kind, true)) {
-      let match: boolean;
-      if (kind === 'prog') {
-        const info = progInfo(fd.value);
-        // bpftool compares the full name (from BTF for 15-character kernel names).
-        match = byTag ? info.tag === what.toLowerCase() : (info.name.length === 15 ? fullProgramName(fd.value, info) : info.name) === what;
-      } else {
-        match = mapInfo(fd.value).name === what;
+    // As bpftool: an object that went away is skipped, any other failure to open one is an
+    // error (and the matches found so far are closed).
+    try {
+      for (const fd of openEach(kind)) {
+        let match = false;
+        try {
+          if (kind === 'prog') {
+            const info = progInfo(fd.value);
+            // bpftool compares the full name (from BTF for 15-character kernel names).
+            match = byTag ? info.tag === what.toLowerCase() : (info.name.length === 15 ? fullProgramName(fd.value, info) : info.name) === what;
+          } else {
+            match = mapInfo(fd.value).name === what;
+          }
+        } finally {
+          if (match) fds.push(fd);
+          else fd.close();
+        }
       }
-      if (match) fds.push(fd);
-      else fd.close();
+    } catch (e) {
+      for (const fd of fds) fd.close();
+      throw e;
     }
     if (fds.length === 0) throw new CliError(`no ${KIND_NAME[kind]} ${byTag ? 'with tag' : 'named'} ${what}`, 'ENOENT');
     return { value: fds, rest };

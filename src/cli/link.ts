@@ -322,7 +322,7 @@ export function linkCommand(args: string[], ctx: CliContext): number {
         fd.close();
       }
     } else {
-      for (using fd of openEach('link', true)) infos.push(readLinkInfo(fd.value));
+      for (using fd of openEach('link')) infos.push(readLinkInfo(fd.value));
     }
     if (ctx.json) {
       const w = jsonWriter(ctx);
