@@ -240,8 +240,12 @@ function rangeError(b: Uint8Array, o: number, size: number): never {
  * (~2.5 ns more per value, measured).
  */
 function fitsInt64(x: unknown): x is bigint {
-  return typeof x === 'bigint' && (BigInt.asUintN(64, x) === x || BigInt.asIntN(64, x) === x);
+  return typeof x === 'bigint' && (asUintN(64, x) === x || asIntN(64, x) === x);
 }
+// Module constants: a global load and a property load per call are bytecode that V8's inlining
+// budget counts on every u64 codec's path (see sys/bpf.ts, Layout).
+const asUintN = BigInt.asUintN;
+const asIntN = BigInt.asIntN;
 
 /**
  * Reads and writes the 8-byte integers of one codec (compiled or explicit), in byte order `le`.
@@ -263,36 +267,45 @@ class Int64Access {
     this.#le = le;
   }
 
-  /** Element views of `b`'s buffer, none when typed arrays can't serve (byte order, resizable buffers). */
-  #words(b: Uint8Array): void {
+  /**
+   * Element views of `b`'s buffer, none when typed arrays can't serve (byte order, resizable
+   * buffers). Returns `b`'s byte offset in its buffer.
+   */
+  #words(b: Uint8Array): number {
     this.#buf = b;
     this.#offset = b.byteOffset;
     const buf = b.buffer as ArrayBuffer & { resizable?: boolean; growable?: boolean };
     // A resizable or growable buffer can shrink under a fixed-length view.
     if (this.#le !== HOST_LE || buf.resizable || buf.growable) {
       this.#unsigned = this.#signed = null;
-      return;
+    } else {
+      const n = buf.byteLength >>> 3;
+      this.#unsigned = new BigUint64Array(buf, 0, n);
+      this.#signed = new BigInt64Array(buf, 0, n);
     }
-    const n = buf.byteLength >>> 3;
-    this.#unsigned = new BigUint64Array(buf, 0, n);
-    this.#signed = new BigInt64Array(buf, 0, n);
+    return this.#offset;
   }
 
   get(b: Uint8Array, o: number, signed: boolean): bigint {
-    if (b !== this.#buf) this.#words(b);
-    const a = this.#offset + o;
-    if ((a & 7) === 0 && this.#unsigned !== null) return signed ? this.#signed![a >>> 3]! : this.#unsigned[a >>> 3]!;
-    return signed ? this.#view(b).getBigInt64(o, this.#le) : this.#view(b).getBigUint64(o, this.#le);
+    const a = (b === this.#buf ? this.#offset : this.#words(b)) + o;
+    const u = this.#unsigned;
+    if ((a & 7) === 0 && u !== null) return signed ? this.#signed![a >>> 3]! : u[a >>> 3]!;
+    return this.#getByView(b, o, signed);
   }
 
   set(b: Uint8Array, o: number, v: bigint): void {
-    if (b !== this.#buf) this.#words(b);
-    const a = this.#offset + o;
-    if ((a & 7) === 0 && this.#unsigned !== null) this.#unsigned[a >>> 3] = v;
+    const a = (b === this.#buf ? this.#offset : this.#words(b)) + o;
+    const u = this.#unsigned;
+    if ((a & 7) === 0 && u !== null) u[a >>> 3] = v;
     else this.#setByView(b, o, v);
   }
 
-  // The rarer paths out of line: encode and set are inlined into every u64 codec's callers.
+  // The rarer paths out of line: get, set and encode are inlined into every 8-byte codec's
+  // callers, and V8's inlining budget counts their bytecode (see sys/bpf.ts, Layout).
+  #getByView(b: Uint8Array, o: number, signed: boolean): bigint {
+    return signed ? this.#view(b).getBigInt64(o, this.#le) : this.#view(b).getBigUint64(o, this.#le);
+  }
+
   #setByView(b: Uint8Array, o: number, v: bigint): void {
     this.#view(b).setBigUint64(o, v, this.#le);
   }
@@ -888,7 +901,7 @@ function scalarKindOf(r: Type): ScalarKind | undefined {
   }
 }
 
-type ScalarArray = Uint8Array | Int8Array | Uint16Array | Int16Array | Uint32Array | Int32Array | BigUint64Array | BigInt64Array | Float32Array | Float64Array;
+export type ScalarArray = Uint8Array | Int8Array | Uint16Array | Int16Array | Uint32Array | Int32Array | BigUint64Array | BigInt64Array | Float32Array | Float64Array;
 const SCALAR_ARRAYS: Record<ScalarKind, { new (b: ArrayBufferLike, offset: number, length: number): ScalarArray; BYTES_PER_ELEMENT: number }> = {
   u8: Uint8Array,
   i8: Int8Array,

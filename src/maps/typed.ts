@@ -21,7 +21,7 @@
  *    a socket fd, a file fd), values from BTF.
  */
 import { ArgumentError, BpfError } from '../errors.js';
-import { btfCodec, codecs, scalarArray, type Codec } from '../btf/index.js';
+import { btfCodec, codecs, scalarArray, type Codec, type ScalarArray } from '../btf/index.js';
 import {
   FD,
   MapType,
@@ -310,6 +310,30 @@ export interface TypedBatchOptions {
 }
 
 /** `bytes` as a typed array of the codec's scalar kind (values in host order), or undefined if it has none or `bytes` is unaligned. */
+function isBigIntArray(a: ScalarArray | undefined): boolean {
+  return a instanceof BigUint64Array || a instanceof BigInt64Array;
+}
+
+/**
+ * Stores `x` as the single element of `col` when that writes exactly the bytes the codec would:
+ * a number that the element type holds unchanged (read back equal), or a bigint in [-2^63,
+ * 2^64) for 8-byte integers (both signs wrap to the same two's complement bytes). Anything else
+ * (fractions, out of range, NaN, strings, enum names, numbers for 8-byte integers) returns false
+ * and goes through the codec, which converts it or throws the codec's error.
+ */
+function storeExactly(col: ScalarArray, big: boolean, x: unknown): boolean {
+  if (big) {
+    if (typeof x !== 'bigint' || (asUintN(64, x) !== x && asIntN(64, x) !== x)) return false;
+    (col as BigUint64Array)[0] = x;
+    return true;
+  }
+  if (typeof x !== 'number') return false;
+  (col as Float64Array)[0] = x;
+  return col[0] === x;
+}
+const asUintN = BigInt.asUintN;
+const asIntN = BigInt.asIntN;
+
 function column<T>(codec: Codec<T>, bytes: Uint8Array): ArrayLike<T> | undefined {
   return codec.scalar ? (scalarArray(codec.scalar, bytes) as unknown as ArrayLike<T> | undefined) : undefined;
 }
@@ -369,6 +393,18 @@ export class TypedMap<K, V> implements Iterable<[K, V]> {
   /** Keyed and in place: the hot path of get/set/has. */
   readonly #fast: boolean;
   readonly #fd: FD;
+  /**
+   * For scalar codecs (u32, u64, f64, ...: `Codec.scalar`), one-element typed arrays over the
+   * request buffer's key and value regions, else null. get/has/set store keys and values and
+   * read values as single elements there, where the codec's encode and decode touch the codec
+   * object, its closure, its views and their buffers: each a cache line that the syscall
+   * between two operations has evicted (measured: a typed set ~40 ns slower than the request
+   * path with codecs, ~10 with the columns). `#...Big`: the element is a bigint.
+   */
+  readonly #keyCol: ScalarArray | null;
+  readonly #keyBig: boolean;
+  readonly #valueCol: ScalarArray | null;
+  readonly #valueBig: boolean;
 
   constructor(map: BpfMap, keyCodec: Codec<K>, valueCodec: Codec<V>) {
     this.map = map;
@@ -387,6 +423,12 @@ export class TypedMap<K, V> implements Iterable<[K, V]> {
     this.#inPlace = this.#ks <= requestBuffer.max && this.#vs <= requestBuffer.max;
     this.#fast = this.#inPlace && !this.#keyless;
     this.#fd = map.fd;
+    const keyCol = this.#fast && keyCodec.scalar ? scalarArray(keyCodec.scalar, REQ.subarray(KEY, KEY + this.#ks)) : undefined;
+    const valueCol = this.#fast && valueCodec.scalar ? scalarArray(valueCodec.scalar, REQ.subarray(VALUE, VALUE + this.#vs)) : undefined;
+    this.#keyCol = keyCol ?? null;
+    this.#keyBig = isBigIntArray(keyCol);
+    this.#valueCol = valueCol ?? null;
+    this.#valueBig = isBigIntArray(valueCol);
   }
 
   #noKeys(op: string): never {
@@ -396,9 +438,11 @@ export class TypedMap<K, V> implements Iterable<[K, V]> {
   /** The value of `key`, or undefined when there is none. flags: BPF_F_LOCK (spin-locked values). */
   get(key: K, flags = 0): V | undefined {
     if (this.#fast) {
-      this.keyCodec.encode(key, REQ, KEY);
+      const kc = this.#keyCol;
+      if (kc === null || !storeExactly(kc, this.#keyBig, key)) this.keyCodec.encode(key, REQ, KEY);
       if (!requestLookup(this.#fd.value, flags)) return undefined;
-      return this.valueCodec.decode(REQ, VALUE);
+      const vc = this.#valueCol;
+      return vc !== null ? (vc[0] as V) : this.valueCodec.decode(REQ, VALUE);
     }
     return this.#getOther(key, flags);
   }
@@ -414,7 +458,8 @@ export class TypedMap<K, V> implements Iterable<[K, V]> {
   /** Whether `key` has a value. */
   has(key: K): boolean {
     if (this.#fast) {
-      this.keyCodec.encode(key, REQ, KEY);
+      const kc = this.#keyCol;
+      if (kc === null || !storeExactly(kc, this.#keyBig, key)) this.keyCodec.encode(key, REQ, KEY);
       return requestLookup(this.#fd.value, 0);
     }
     return this.#hasOther(key);
@@ -431,8 +476,10 @@ export class TypedMap<K, V> implements Iterable<[K, V]> {
    */
   set(key: K, value: V, flags = 0): void {
     if (this.#fast) {
-      this.valueCodec.encode(value, REQ, VALUE);
-      this.keyCodec.encode(key, REQ, KEY);
+      const vc = this.#valueCol;
+      if (vc === null || !storeExactly(vc, this.#valueBig, value)) this.valueCodec.encode(value, REQ, VALUE);
+      const kc = this.#keyCol;
+      if (kc === null || !storeExactly(kc, this.#keyBig, key)) this.keyCodec.encode(key, REQ, KEY);
       requestUpdate(this.#fd.value, flags);
       return;
     }
