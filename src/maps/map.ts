@@ -434,7 +434,7 @@ export class BpfMap extends BpfObject {
   update(key: Uint8Array, value: Uint8Array, flags = 0): void {
     // One test for the usual case (a keyed map, both sizes right); queues and stacks (no key)
     // and every error out of line, so that callers' loops can inline the whole update (V8
-    // counts bytecode against an inlining budget: see sys/bpf.ts, L_CALLER).
+    // counts bytecode against an inlining budget: see sys/bpf.ts, Layout).
     if (this.#keyless || key === null || key.length !== this.keySize || value.length !== this.userValueSize) {
       this.#updateOther(key, value, flags);
       return;

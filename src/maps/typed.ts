@@ -309,7 +309,6 @@ export interface TypedBatchOptions {
   elemFlags?: number;
 }
 
-/** `bytes` as a typed array of the codec's scalar kind (values in host order), or undefined if it has none or `bytes` is unaligned. */
 function isBigIntArray(a: ScalarArray | undefined): boolean {
   return a instanceof BigUint64Array || a instanceof BigInt64Array;
 }
@@ -334,6 +333,7 @@ function storeExactly(col: ScalarArray, big: boolean, x: unknown): boolean {
 const asUintN = BigInt.asUintN;
 const asIntN = BigInt.asIntN;
 
+/** `bytes` as a typed array of the codec's scalar kind (values in host order), or undefined if it has none or `bytes` is unaligned. */
 function column<T>(codec: Codec<T>, bytes: Uint8Array): ArrayLike<T> | undefined {
   return codec.scalar ? (scalarArray(codec.scalar, bytes) as unknown as ArrayLike<T> | undefined) : undefined;
 }
@@ -448,7 +448,7 @@ export class TypedMap<K, V> implements Iterable<[K, V]> {
   }
 
   // The other paths of get/has/set out of line, so that the fast path's bytecode stays small
-  // enough for callers' loops to inline it whole (see sys/bpf.ts, L_CALLER).
+  // enough for callers' loops to inline it whole (see sys/bpf.ts, Layout).
   #getOther(key: K, flags: number): V | undefined {
     if (this.#keyless) this.#noKeys('get');
     const value = new Uint8Array(this.#vs);

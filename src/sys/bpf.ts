@@ -10,10 +10,10 @@
  * (`requestBuffer`). Larger keys or values fall back to passing the caller's buffers by address.
  */
 import { Struct, cString } from './attr.js';
-import { HOST_LITTLE_ENDIAN } from '../elf/file.js';
 import { BPF_CMD } from './constants.js';
 import { bpfError, errno } from './errno.js';
 import { FD } from './fd.js';
+import { HOST_LITTLE_ENDIAN } from '../elf/file.js';
 import { native } from './native.js';
 
 const ENOENT = errno.ENOENT;

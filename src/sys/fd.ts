@@ -37,7 +37,7 @@ export class FD {
   }
 
   // Out of line: the getter is on every map operation's path, where V8's inlining budget counts
-  // bytecode (see sys/bpf.ts, L_CALLER).
+  // bytecode (see sys/bpf.ts, Layout).
   #closedError(): never {
     throw new ArgumentError(`${this.#what} is closed`, 'EBADF');
   }
