@@ -699,9 +699,8 @@ export class KeyWalker {
     return true;
   }
 
-  // The byte paths, the history's bookkeeping and the error out of line: step() runs once per
-  // key, and callers' loops inline it whole only while its bytecode stays small (V8 counts it
-  // against an inlining budget: see sys/bpf.ts, Layout).
+  // Out of line: step() runs once per key, and V8 counts the bytecode of what it inlines
+  // against a budget (see sys/bpf.ts, Layout).
   #aborted(): never {
     throw new IterationAbortedError(this.#map.description, this.#steps);
   }
@@ -709,41 +708,26 @@ export class KeyWalker {
   /** The current key into the request buffer's key region. */
   #keyToRequest(): void {
     if (this.#word) REQ32[KEY_WORD] = this.#key32[0]!;
-    else this.#keyBytesToRequest();
-  }
-
-  #keyBytesToRequest(): void {
-    for (let i = 0; i < this.#ks; i++) REQ8[KEY_OFF + i] = this.key[i]!;
+    else for (let i = 0; i < this.#ks; i++) REQ8[KEY_OFF + i] = this.key[i]!;
   }
 
   /** The request buffer's next key becomes the current key, and (`remember`) the newest of the history. */
   #takeNextKey(remember: boolean): void {
-    if (!this.#word) {
-      this.#takeNextKeyBytes(remember);
-      return;
-    }
-    const k = REQ32[NEXT_WORD]!;
-    this.#key32[0] = k;
-    if (remember) {
-      this.#ring32[this.#ringNext] = k;
-      this.#remembered();
-    }
-  }
-
-  #takeNextKeyBytes(remember: boolean): void {
     const ks = this.#ks;
     const at = this.#ringNext;
-    const cur = this.key;
-    for (let i = 0; i < ks; i++) cur[i] = REQ8[NEXT_OFF + i]!;
-    if (remember) {
-      for (let i = 0; i < ks; i++) this.#ring[at * ks + i] = cur[i]!;
-      this.#remembered();
+    if (this.#word) {
+      const k = REQ32[NEXT_WORD]!;
+      this.#key32[0] = k;
+      if (remember) this.#ring32[at] = k;
+    } else {
+      const cur = this.key;
+      for (let i = 0; i < ks; i++) cur[i] = REQ8[NEXT_OFF + i]!;
+      if (remember) for (let i = 0; i < ks; i++) this.#ring[at * ks + i] = cur[i]!;
     }
-  }
-
-  #remembered(): void {
-    this.#ringNext = (this.#ringNext + 1) & (KeyWalker.HISTORY - 1);
-    this.#yielded++;
+    if (remember) {
+      this.#ringNext = (at + 1) & (KeyWalker.HISTORY - 1);
+      this.#yielded++;
+    }
   }
 
   /**
