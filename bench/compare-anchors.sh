@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs the shared anchors (libbpf, optionally go) and `npm run bench` alternately, N times, on
 # the same machine, and prints for each metric and each ebpf-ts api the median of ebpf-ts/libbpf
-# ratios taken pair by pair (robust to load that drifts during the run) and the median values.
+# ratios taken pair by pair (robust to load that drifts during the run) with their interquartile
+# range in brackets, and the median values.
 # libbpf's reference line is its first api for the metric (ring_buffer__poll, perf_buffer__poll,
 # bpf_map_*). For the *_tp metrics it also prints consumer CPU per event (cpu_ns_per_event, lower
 # is better) and drops, which the anchors' README says to compare there rather than the rate.
@@ -72,7 +73,11 @@ for m in sorted({m for m, _ in rows}):
         ratios = [float(a['value']) / float(b['value']) for a, b in ps]
         va = med(float(a['value']) for a, _ in ps); vb = med(float(b['value']) for _, b in ps)
         who = 'ebpf-ts api=' + api if anchor == 'ebpf-ts' else anchor
-        line = f'{m:30s} {who:17s} {va:>11.0f}  libbpf {vb:>11.0f}  rate ratio (median of {len(ps)} pairs) {med(ratios):.2f}'
+        # The spread of the pairwise ratios: on a noisy machine a median within it of a target
+        # does not settle which side of the target the code is on.
+        rs = sorted(ratios)
+        spread = f' [{rs[len(rs) // 4]:.2f}..{rs[(3 * len(rs)) // 4]:.2f}]' if len(rs) >= 4 else ''
+        line = f'{m:30s} {who:17s} {va:>11.0f}  libbpf {vb:>11.0f}  rate ratio (median of {len(ps)} pairs) {med(ratios):.2f}{spread}'
         if 'cpu_ns_per_event' in ps[0][0]:
             cr = [float(a['cpu_ns_per_event']) / float(b['cpu_ns_per_event']) for a, b in ps]
             ca = med(float(a['cpu_ns_per_event']) for a, _ in ps); cb = med(float(b['cpu_ns_per_event']) for _, b in ps)
