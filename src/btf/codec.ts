@@ -239,7 +239,7 @@ function rangeError(b: Uint8Array, o: number, size: number): never {
  * compile to truncations, where BigInt comparisons with constants are runtime calls in V8 11
  * (~2.5 ns more per value, measured).
  */
-function fitsInt64(x: unknown): x is bigint {
+export function fitsInt64(x: unknown): x is bigint {
   return typeof x === 'bigint' && (asUintN(64, x) === x || asIntN(64, x) === x);
 }
 // Module constants: a global load and a property load per call are bytecode that V8's inlining

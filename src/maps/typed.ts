@@ -21,7 +21,7 @@
  *    a socket fd, a file fd), values from BTF.
  */
 import { ArgumentError, BpfError } from '../errors.js';
-import { btfCodec, codecs, scalarArray, type Codec, type ScalarArray } from '../btf/index.js';
+import { btfCodec, codecs, fitsInt64, scalarArray, type Codec, type ScalarArray } from '../btf/index.js';
 import {
   FD,
   MapType,
@@ -322,7 +322,7 @@ function isBigIntArray(a: ScalarArray | undefined): boolean {
  */
 function storeExactly(col: ScalarArray, big: boolean, x: unknown): boolean {
   if (big) {
-    if (typeof x !== 'bigint' || (asUintN(64, x) !== x && asIntN(64, x) !== x)) return false;
+    if (!fitsInt64(x)) return false;
     (col as BigUint64Array)[0] = x;
     return true;
   }
@@ -330,8 +330,6 @@ function storeExactly(col: ScalarArray, big: boolean, x: unknown): boolean {
   (col as Float64Array)[0] = x;
   return col[0] === x;
 }
-const asUintN = BigInt.asUintN;
-const asIntN = BigInt.asIntN;
 
 /** `bytes` as a typed array of the codec's scalar kind (values in host order), or undefined if it has none or `bytes` is unaligned. */
 function column<T>(codec: Codec<T>, bytes: Uint8Array): ArrayLike<T> | undefined {
@@ -431,6 +429,18 @@ export class TypedMap<K, V> implements Iterable<[K, V]> {
     this.#valueBig = isBigIntArray(valueCol);
   }
 
+  /** `key` into the request buffer's key region: as an element when it is one exactly, else through the codec. */
+  #keyToRequest(key: K): void {
+    const col = this.#keyCol;
+    if (col === null || !storeExactly(col, this.#keyBig, key)) this.keyCodec.encode(key, REQ, KEY);
+  }
+
+  /** `value` into the request buffer's value region, as #keyToRequest. */
+  #valueToRequest(value: V): void {
+    const col = this.#valueCol;
+    if (col === null || !storeExactly(col, this.#valueBig, value)) this.valueCodec.encode(value, REQ, VALUE);
+  }
+
   #noKeys(op: string): never {
     throw new ArgumentError(`${this.map.description} (${this.map.typeName}) has no keys: use push/pop/peek${this.map.type === MapType.BLOOM_FILTER ? '/contains' : ''} instead of ${op}`);
   }
@@ -438,8 +448,7 @@ export class TypedMap<K, V> implements Iterable<[K, V]> {
   /** The value of `key`, or undefined when there is none. flags: BPF_F_LOCK (spin-locked values). */
   get(key: K, flags = 0): V | undefined {
     if (this.#fast) {
-      const kc = this.#keyCol;
-      if (kc === null || !storeExactly(kc, this.#keyBig, key)) this.keyCodec.encode(key, REQ, KEY);
+      this.#keyToRequest(key);
       if (!requestLookup(this.#fd.value, flags)) return undefined;
       const vc = this.#valueCol;
       return vc !== null ? (vc[0] as V) : this.valueCodec.decode(REQ, VALUE);
@@ -458,8 +467,7 @@ export class TypedMap<K, V> implements Iterable<[K, V]> {
   /** Whether `key` has a value. */
   has(key: K): boolean {
     if (this.#fast) {
-      const kc = this.#keyCol;
-      if (kc === null || !storeExactly(kc, this.#keyBig, key)) this.keyCodec.encode(key, REQ, KEY);
+      this.#keyToRequest(key);
       return requestLookup(this.#fd.value, 0);
     }
     return this.#hasOther(key);
@@ -476,10 +484,8 @@ export class TypedMap<K, V> implements Iterable<[K, V]> {
    */
   set(key: K, value: V, flags = 0): void {
     if (this.#fast) {
-      const vc = this.#valueCol;
-      if (vc === null || !storeExactly(vc, this.#valueBig, value)) this.valueCodec.encode(value, REQ, VALUE);
-      const kc = this.#keyCol;
-      if (kc === null || !storeExactly(kc, this.#keyBig, key)) this.keyCodec.encode(key, REQ, KEY);
+      this.#valueToRequest(value);
+      this.#keyToRequest(key);
       requestUpdate(this.#fd.value, flags);
       return;
     }
@@ -496,7 +502,7 @@ export class TypedMap<K, V> implements Iterable<[K, V]> {
     if (this.#keyless) this.#noKeys('delete');
     const fd = this.#fd.value;
     if (this.#inPlace) {
-      this.keyCodec.encode(key, REQ, KEY);
+      this.#keyToRequest(key);
       return requestDelete(fd);
     }
     return mapDeleteElem(fd, this.keyCodec.encode(key));
@@ -507,7 +513,7 @@ export class TypedMap<K, V> implements Iterable<[K, V]> {
     if (this.#keyless) this.#noKeys('getAndDelete');
     const fd = this.#fd.value;
     if (this.#inPlace) {
-      this.keyCodec.encode(key, REQ, KEY);
+      this.#keyToRequest(key);
       if (!requestLookupAndDelete(fd, flags)) return undefined;
       return this.valueCodec.decode(REQ, VALUE);
     }
@@ -521,7 +527,7 @@ export class TypedMap<K, V> implements Iterable<[K, V]> {
     const fd = this.#fd.value;
     if (this.#inPlace) {
       const first = key === undefined;
-      if (!first) this.keyCodec.encode(key, REQ, KEY);
+      if (!first) this.#keyToRequest(key);
       if (!requestNextKey(fd, first)) return undefined;
       return this.keyCodec.decode(REQ, NEXT);
     }
