@@ -72,11 +72,13 @@ const enum Word {
 const bpfRequest = native.bpfRequest;
 /**
  * bpf() on the request buffer for the element operations, whose attr {map_fd, key,
- * value|next_key, flags} (32 bytes) is at the buffer's start with its pointers already set (see
- * useLayout): fd, flags and the command go in and the result comes out through the buffer, so
- * the addon call takes no arguments and makes no N-API calls. Flags' high word stays 0.
+ * value|next_key, flags} (32 bytes) is at the buffer's start: its pointers are rewritten (out of
+ * line) only when `layout` differs from the previous request's (see Layout); fd, flags and the
+ * command go in and the result comes out through the buffer, so the addon call takes no
+ * arguments and makes no N-API calls. Flags' high word stays 0.
  */
-function elemCall(fd: number, flags: number, packed: number): number {
+function elemCall(fd: number, flags: number, packed: number, layout: Layout): number {
+  if (layout !== currentLayout) useLayout(layout);
   const a = scratchU32;
   a[0] = fd;
   a[6] = flags >>> 0;
@@ -222,24 +224,19 @@ const enum Packed {
  * queue/stack peek, bloom filter check) into its value region. False when the key doesn't exist.
  */
 export function requestLookup(fd: number, flags: number, keyless = false): boolean {
-  const layout = keyless ? Layout.NoKeyValue : Layout.KeyValue;
-  if (layout !== currentLayout) useLayout(layout);
-  const r = elemCall(fd, flags, Packed.Lookup);
+  const r = elemCall(fd, flags, Packed.Lookup, keyless ? Layout.NoKeyValue : Layout.KeyValue);
   return r >= 0 || notFound(BPF_CMD.BPF_MAP_LOOKUP_ELEM, r);
 }
 
 /** BPF_MAP_UPDATE_ELEM of the request buffer's key and value regions (no key when `keyless`: push). */
 export function requestUpdate(fd: number, flags: number, keyless = false): void {
-  const layout = keyless ? Layout.NoKeyValue : Layout.KeyValue;
-  if (layout !== currentLayout) useLayout(layout);
-  const r = elemCall(fd, flags, Packed.Update);
+  const r = elemCall(fd, flags, Packed.Update, keyless ? Layout.NoKeyValue : Layout.KeyValue);
   if (r < 0) updateFailed(r);
 }
 
 /** BPF_MAP_DELETE_ELEM of the request buffer's key. False when it didn't exist. */
 export function requestDelete(fd: number, flags = 0): boolean {
-  if (currentLayout !== Layout.KeyOnly) useLayout(Layout.KeyOnly);
-  const r = elemCall(fd, flags, Packed.Delete);
+  const r = elemCall(fd, flags, Packed.Delete, Layout.KeyOnly);
   return r >= 0 || notFound(BPF_CMD.BPF_MAP_DELETE_ELEM, r);
 }
 
@@ -248,9 +245,7 @@ export function requestDelete(fd: number, flags = 0): boolean {
  * next-key region. False at the end of the map.
  */
 export function requestNextKey(fd: number, first: boolean): boolean {
-  const layout = first ? Layout.NoKeyNext : Layout.KeyNext;
-  if (layout !== currentLayout) useLayout(layout);
-  const r = elemCall(fd, 0, Packed.NextKey);
+  const r = elemCall(fd, 0, Packed.NextKey, first ? Layout.NoKeyNext : Layout.KeyNext);
   return nextFound(r);
 }
 
@@ -259,9 +254,7 @@ export function requestNextKey(fd: number, first: boolean): boolean {
  * pop) into its value region. False when there was nothing to take.
  */
 export function requestLookupAndDelete(fd: number, flags: number, keyless = false): boolean {
-  const layout = keyless ? Layout.NoKeyValue : Layout.KeyValue;
-  if (layout !== currentLayout) useLayout(layout);
-  const r = elemCall(fd, flags, Packed.LookupAndDelete);
+  const r = elemCall(fd, flags, Packed.LookupAndDelete, keyless ? Layout.NoKeyValue : Layout.KeyValue);
   return r >= 0 || notFound(BPF_CMD.BPF_MAP_LOOKUP_AND_DELETE_ELEM, r);
 }
 
@@ -341,7 +334,7 @@ function mapLookupLarge(fd: number, key: Uint8Array | null, value: Uint8Array, f
   const [kl, kh] = addrHalves(key);
   const [vl, vh] = addrHalves(value);
   useCallerBuffers(kl, kh, vl, vh);
-  const r = elemCall(fd, flags, Packed.Lookup);
+  const r = elemCall(fd, flags, Packed.Lookup, Layout.Caller);
   return r >= 0 || notFound(BPF_CMD.BPF_MAP_LOOKUP_ELEM, r);
 }
 
@@ -349,14 +342,14 @@ function mapUpdateLarge(fd: number, key: Uint8Array | null, value: Uint8Array, f
   const [kl, kh] = addrHalves(key);
   const [vl, vh] = addrHalves(value);
   useCallerBuffers(kl, kh, vl, vh);
-  const r = elemCall(fd, flags, Packed.Update);
+  const r = elemCall(fd, flags, Packed.Update, Layout.Caller);
   if (r < 0) updateFailed(r);
 }
 
 function mapDeleteLarge(fd: number, key: Uint8Array, flags: number): boolean {
   const [kl, kh] = addrHalves(key);
   useCallerBuffers(kl, kh, 0, 0);
-  const r = elemCall(fd, flags, Packed.Delete);
+  const r = elemCall(fd, flags, Packed.Delete, Layout.Caller);
   return r >= 0 || notFound(BPF_CMD.BPF_MAP_DELETE_ELEM, r);
 }
 
@@ -364,7 +357,7 @@ function mapGetNextKeyLarge(fd: number, key: Uint8Array | null, next: Uint8Array
   const [kl, kh] = addrHalves(key);
   const [nl, nh] = addrHalves(next);
   useCallerBuffers(kl, kh, nl, nh);
-  const r = elemCall(fd, 0, Packed.NextKey);
+  const r = elemCall(fd, 0, Packed.NextKey, Layout.Caller);
   return nextFound(r);
 }
 
