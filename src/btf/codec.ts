@@ -810,8 +810,9 @@ function compile(type: Type, le: boolean): Compiled {
       ? `for (let z = o, e = o + ${size}; z < e; z++) b[z] = 0;`
       : `b.fill(0, o, o + ${size});`;
   // The DataView `d` only where the code uses it: a u64 goes through W's typed arrays. The hot
-  // functions stay small (a new buffer's allocation is a call of its own), so that callers'
-  // loops can inline them whole: V8 counts bytecode against an inlining budget (see sys/bpf.ts).
+  // functions stay small (a new buffer's allocation is a call of its own, and writes into it
+  // without the range check and zeroing a fresh buffer needs not), so that callers' loops can
+  // inline them whole: V8 counts bytecode against an inlining budget (see sys/bpf.ts).
   const viewIfUsed = (code: string) => (/\bd\b/.test(code) ? 'const d = b === lb ? dv : view(b);' : '');
   const src = `"use strict";
 let lb = null, dv = null;${c.usesInt64 ? `\nconst W = R.int64Access(${le});` : ''}
@@ -823,17 +824,20 @@ function decode(b, o) {
   ${viewIfUsed(decodeExpr)}
   return ${decodeExpr};
 }
+function write(v, b, o) {
+  ${viewIfUsed(encodeBody)}
+  ${encodeBody}
+  return b;
+}
 function encodeNew(v) {
-  return encode(v, new Uint8Array(${size}), 0);
+  return write(v, new Uint8Array(${size}), 0);
 }
 function encode(v, b, o) {
   if (b === undefined) return encodeNew(v);
   if (o === undefined) o = 0;
   if (!(o >= 0 && o + ${size} <= b.length)) R.rangeError(b, o, ${size});
   ${zero}
-  ${viewIfUsed(encodeBody)}
-  ${encodeBody}
-  return b;
+  return write(v, b, o);
 }
 return { decode, encode };`;
   // eslint-disable-next-line @typescript-eslint/no-implied-eval
