@@ -104,24 +104,19 @@ export function parseObjects(kind: 'prog' | 'map', args: string[]): Parsed<FD[]>
     if (!what) throw new CliUsageError(`expected a ${how === 'tag' ? 'tag' : 'name'}`);
     const byTag = kind === 'prog' && isPrefix(how, 'tag') && !isPrefix(how, 'name');
     if (byTag && !/^[0-9a-f]{16}$/i.test(what)) throw new CliUsageError(`can't parse tag '${what}'`);
+    const matches = (fd: FD): boolean => {
+      if (kind !== 'prog') return mapInfo(fd.value).name === what;
+      const info = progInfo(fd.value);
+      // bpftool compares the full name (from BTF for 15-character kernel names).
+      return byTag ? info.tag === what.toLowerCase() : (info.name.length === 15 ? fullProgramName(fd.value, info) : info.name) === what;
+    };
+    // As bpftool: an object that went away is skipped, any other failure to open or read one is
+    // an error. Each fd is in `fds` from its opening, so that an error closes every one.
     const fds: FD[] = [];
-    // As bpftool: an object that went away is skipped, any other failure to open one is an
-    // error (and the matches found so far are closed).
     try {
       for (const fd of openEach(kind)) {
-        let match = false;
-        try {
-          if (kind === 'prog') {
-            const info = progInfo(fd.value);
-            // bpftool compares the full name (from BTF for 15-character kernel names).
-            match = byTag ? info.tag === what.toLowerCase() : (info.name.length === 15 ? fullProgramName(fd.value, info) : info.name) === what;
-          } else {
-            match = mapInfo(fd.value).name === what;
-          }
-        } finally {
-          if (match) fds.push(fd);
-          else fd.close();
-        }
+        fds.push(fd);
+        if (!matches(fd)) fds.pop()!.close();
       }
     } catch (e) {
       for (const fd of fds) fd.close();
