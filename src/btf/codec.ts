@@ -919,6 +919,16 @@ const SCALAR_ARRAYS: Record<ScalarKind, { new (b: ArrayBufferLike, offset: numbe
   f64: Float64Array,
 };
 
+/** Whether `a` is a typed array of `kind` elements (a Uint32Array for u32, a BigUint64Array for u64, ...). */
+export function isScalarArrayOf(kind: ScalarKind, a: unknown): a is ScalarArray {
+  return a instanceof SCALAR_ARRAYS[kind];
+}
+
+/** The typed array class that holds `kind` elements, by name ('Uint32Array' for u32, ...). */
+export function scalarArrayName(kind: ScalarKind): string {
+  return SCALAR_ARRAYS[kind].name;
+}
+
 /**
  * `bytes` as an array of `kind` elements (no copy), or undefined when it is not aligned to the
  * element size (typed arrays need that).

@@ -164,6 +164,38 @@ export interface BatchOptions {
   elemFlags?: number;
 }
 
+/**
+ * Where a batch walk (BPF_MAP_LOOKUP_BATCH) stands between calls, as cilium/ebpf's
+ * MapBatchCursor: give the same cursor to successive batch lookups to read a map in pieces;
+ * `done` once the kernel has reported the end. Its bytes are the kernel's opaque position (a
+ * bucket index for hash maps, a key for arrays), so a cursor belongs to one map.
+ */
+export class BatchCursor {
+  /** The kernel has returned the map's last entries: further lookups with this cursor read nothing. */
+  done = false;
+  /** in_batch: where the next call starts (null: at the beginning). */
+  position: Uint8Array | null = null;
+  #out: Uint8Array | null = null;
+  #map: BpfMap | null = null;
+
+  /** out_batch for the next call: the kernel writes where the walk stopped. */
+  spareFor(map: BpfMap): Uint8Array {
+    if (this.#map !== map) {
+      if (this.#map) throw new ArgumentError(`a BatchCursor belongs to the map it started on (${this.#map.name || 'unnamed'}), not ${map.name || 'another'}`);
+      this.#map = map;
+    }
+    // Hash maps use a 4-byte bucket index, arrays the key itself: max(keySize, 4) fits both.
+    return (this.#out ??= new Uint8Array(Math.max(map.keySize, 4)));
+  }
+
+  /** After a call that did not end the walk: its out_batch is where the next one starts. */
+  advance(): void {
+    const was = this.position;
+    this.position = this.#out;
+    this.#out = was;
+  }
+}
+
 export class BpfMap extends BpfObject {
   readonly type: number;
   readonly keySize: number;
@@ -546,19 +578,22 @@ export class BpfMap extends BpfObject {
   }
 
   /**
-   * BPF_MAP_LOOKUP_BATCH over the whole map (5.6+): keys and values packed back to back.
-   * Returns the number of entries read.
+   * BPF_MAP_LOOKUP_BATCH (5.6+): keys and values packed back to back, as many entries as the
+   * buffers hold, from the start of the map or from where `opts.cursor` stands. Returns the
+   * number of entries read. Without a cursor, the whole map when the buffers hold max_entries.
+   *
+   * With a cursor, calls continue one another until `cursor.done`; each fills the buffers from
+   * their start. A hash map is returned a bucket at a time: a call stops early (a count below
+   * the buffers' capacity, `done` still false) when the next bucket does not fit in what is left.
    */
-  batchLookup(keys: Uint8Array, values: Uint8Array, opts: BatchOptions & { andDelete?: boolean } = {}): number {
+  batchLookup(keys: Uint8Array, values: Uint8Array, opts: BatchOptions & { andDelete?: boolean; cursor?: BatchCursor } = {}): number {
     const cap = Math.floor(keys.byteLength / Math.max(this.keySize, 1));
     if (values.byteLength < cap * this.userValueSize) {
       throw new ArgumentError(`values buffer too small for ${cap} entries of ${this.userValueSize} bytes`, 'ERR_VALUE_SIZE');
     }
+    const cursor = opts.cursor ?? new BatchCursor();
+    if (cursor.done) return 0;
     let chunk = Math.min(opts.chunkSize ?? cap, cap);
-    // Hash maps use a 4-byte bucket cursor, arrays the key itself: max(keySize, 4) fits both.
-    const cursorSize = Math.max(this.keySize, 4);
-    let inBatch: Uint8Array | null = null;
-    let outBatch: Uint8Array = new Uint8Array(cursorSize);
     let total = 0;
     while (total < cap) {
       const n = Math.min(chunk, cap - total);
@@ -566,27 +601,32 @@ export class BpfMap extends BpfObject {
       try {
         r = mapLookupBatch(
           this.fd.value,
-          inBatch,
-          outBatch,
+          cursor.position,
+          cursor.spareFor(this),
           keys.subarray(total * this.keySize, (total + n) * this.keySize),
           values.subarray(total * this.userValueSize, (total + n) * this.userValueSize),
           n,
           { elemFlags: opts.elemFlags ?? 0, andDelete: opts.andDelete ?? false },
         );
       } catch (e) {
-        // ENOSPC: a hash bucket holds more entries than `n` (the kernel returns a bucket whole).
-        // Ask for more at once, as far as the caller's buffers go.
-        if (e instanceof EbpfError && e.code === 'ENOSPC' && n < cap - total) {
-          chunk = Math.min(chunk * 2, cap - total);
-          continue;
+        // ENOSPC: the next hash bucket holds more entries than `n` (the kernel returns a bucket
+        // whole, and fails only when it has copied nothing in this call). Ask for more at once,
+        // as far as the caller's buffers go; when they are full, the entries so far are the answer.
+        if (e instanceof EbpfError && e.code === 'ENOSPC') {
+          if (n < cap - total) {
+            chunk = Math.min(chunk * 2, cap - total);
+            continue;
+          }
+          if (total > 0) break;
         }
         throw e;
       }
       total += r.count;
-      if (r.done) break;
-      const t: Uint8Array = inBatch ?? new Uint8Array(cursorSize);
-      inBatch = outBatch;
-      outBatch = t;
+      if (r.done) {
+        cursor.done = true;
+        break;
+      }
+      cursor.advance();
     }
     return total;
   }

@@ -21,7 +21,7 @@
  *    a socket fd, a file fd), values from BTF.
  */
 import { ArgumentError, BpfError } from '../errors.js';
-import { btfCodec, codecs, fitsInt64, scalarArray, type Codec, type ScalarArray } from '../btf/index.js';
+import { btfCodec, codecs, fitsInt64, isScalarArrayOf, scalarArray, scalarArrayName, type Codec, type ScalarArray } from '../btf/index.js';
 import {
   FD,
   MapType,
@@ -42,7 +42,7 @@ import {
   requestUpdate,
 } from '../sys/index.js';
 import { Program } from '../programs/program.js';
-import type { BpfMap } from './map.js';
+import { BatchCursor, type BpfMap } from './map.js';
 
 // ------------------------------------------------------------------------------------ codecs
 
@@ -233,11 +233,11 @@ export function defaultCodecs(map: BpfMap, key?: Codec<unknown>, value?: Codec<u
 // ------------------------------------------------------------------------------------ typed map
 
 /**
- * BPF_MAP_LOOKUP_BATCH chunk by chunk: after next() returns true, `count` entries are packed in
- * `keys` and `values` (overwritten by the next call). Grows the chunk when a hash bucket holds
- * more entries than it (ENOSPC).
+ * BPF_MAP_LOOKUP_BATCH chunk by chunk into buffers of its own: after next() returns true,
+ * `count` entries are packed in `keys` and `values` (overwritten by the next call). Grows the
+ * chunk when a hash bucket holds more entries than it (ENOSPC).
  */
-class BatchCursor {
+class ChunkReader {
   keys: Uint8Array;
   values: Uint8Array;
   count = 0;
@@ -245,18 +245,20 @@ class BatchCursor {
   #chunk: number;
   readonly #elemFlags: number;
   readonly #andDelete: boolean;
-  #inBatch: Uint8Array | null = null;
-  #outBatch: Uint8Array;
-  #done = false;
+  readonly #cursor: BatchCursor;
 
   /** `spare`: buffers of an earlier walk to reuse when big enough (fresh ones cost page faults in the kernel's copy). */
-  constructor(map: BpfMap, chunk: number, opts: { elemFlags?: number; andDelete?: boolean }, spare?: { keys: Uint8Array; values: Uint8Array }) {
+  constructor(
+    map: BpfMap,
+    chunk: number,
+    opts: { elemFlags?: number; andDelete?: boolean; cursor?: BatchCursor },
+    spare?: { keys: Uint8Array; values: Uint8Array },
+  ) {
     this.#map = map;
     this.#chunk = chunk;
     this.#elemFlags = opts.elemFlags ?? 0;
     this.#andDelete = opts.andDelete ?? false;
-    // Hash maps use a 4-byte bucket cursor, arrays the key: max(keySize, 4) fits both.
-    this.#outBatch = new Uint8Array(Math.max(map.keySize, 4));
+    this.#cursor = opts.cursor ?? new BatchCursor();
     const kb = chunk * map.keySize;
     const vb = chunk * map.userValueSize;
     if (spare && spare.keys.length >= kb && spare.values.length >= vb) {
@@ -270,33 +272,39 @@ class BatchCursor {
     }
   }
 
-  next(): boolean {
-    if (this.#done) return false;
+  /**
+   * Reads the next chunk, of at most `max` entries. False at the end of the map, or, with
+   * `stopWhenFull`, when the next hash bucket holds more than `max` entries (else ENOSPC).
+   */
+  next(max = Infinity, stopWhenFull = false): boolean {
+    const cursor = this.#cursor;
+    if (cursor.done) return false;
     const map = this.#map;
     for (;;) {
+      const want = Math.min(this.#chunk, max);
       let r;
       try {
-        r = mapLookupBatch(map.fd.value, this.#inBatch, this.#outBatch, this.keys, this.values, this.#chunk, {
+        r = mapLookupBatch(map.fd.value, cursor.position, cursor.spareFor(map), this.keys, this.values, want, {
           elemFlags: this.#elemFlags,
           andDelete: this.#andDelete,
         });
       } catch (e) {
-        // A hash bucket holds more entries than the chunk: the kernel asks for a bigger batch.
-        if (e instanceof BpfError && e.code === 'ENOSPC' && this.#chunk < map.maxEntries) {
-          this.#chunk = Math.min(this.#chunk * 2, map.maxEntries);
-          this.keys = new Uint8Array(this.#chunk * map.keySize);
-          this.values = new Uint8Array(this.#chunk * map.userValueSize);
-          continue;
+        // The next hash bucket holds more entries than `want` (the kernel returns buckets whole):
+        // a bigger chunk, unless `max` forbids it.
+        if (e instanceof BpfError && e.code === 'ENOSPC') {
+          if (want < max && this.#chunk < map.maxEntries) {
+            this.#chunk = Math.min(this.#chunk * 2, map.maxEntries);
+            this.keys = new Uint8Array(this.#chunk * map.keySize);
+            this.values = new Uint8Array(this.#chunk * map.userValueSize);
+            continue;
+          }
+          if (stopWhenFull) return false;
         }
         throw e;
       }
       this.count = r.count;
-      if (r.done || r.count === 0) this.#done = true;
-      else {
-        const t: Uint8Array = this.#inBatch ?? new Uint8Array(this.#outBatch.length);
-        this.#inBatch = this.#outBatch;
-        this.#outBatch = t;
-      }
+      if (r.done || r.count === 0) cursor.done = true;
+      else cursor.advance();
       return r.count > 0;
     }
   }
@@ -649,7 +657,7 @@ export class TypedMap<K, V> implements Iterable<[K, V]> {
    */
   *batchEntries(opts: TypedBatchOptions & { andDelete?: boolean } = {}): IterableIterator<[K, V]> {
     if (this.#keyless) this.#noKeys('batchEntries');
-    const c = this.#cursor(opts);
+    const c = this.#reader(opts);
     const ks = this.#ks;
     const vs = this.#vs;
     while (c.next()) {
@@ -662,13 +670,13 @@ export class TypedMap<K, V> implements Iterable<[K, V]> {
   /** Buffers of the last finished batch walk: reused by the next (a nested walk allocates its own). */
   #spare: { keys: Uint8Array; values: Uint8Array } | undefined;
 
-  #cursor(opts: TypedBatchOptions & { andDelete?: boolean }): BatchCursor {
-    const c = new BatchCursor(this.map, this.#chunk(opts), opts, this.#spare);
+  #reader(opts: TypedBatchOptions & { andDelete?: boolean; cursor?: BatchCursor }, chunk = this.#chunk(opts)): ChunkReader {
+    const c = new ChunkReader(this.map, chunk, opts, this.#spare);
     this.#spare = undefined;
     return c;
   }
 
-  #release(c: BatchCursor): void {
+  #release(c: ChunkReader): void {
     // Keep up to 16 MiB for the next walk.
     if (c.keys.buffer.byteLength + c.values.buffer.byteLength <= 16 << 20) {
       const whole = (v: Uint8Array): Uint8Array => (v.byteOffset === 0 && v.length === v.buffer.byteLength ? v : new Uint8Array(v.buffer));
@@ -682,11 +690,80 @@ export class TypedMap<K, V> implements Iterable<[K, V]> {
    */
   batchForEach(fn: (value: V, key: K) => void, opts: TypedBatchOptions & { andDelete?: boolean } = {}): void {
     if (this.#keyless) this.#noKeys('batchForEach');
-    const c = this.#cursor(opts);
+    const c = this.#reader(opts);
     const ks = this.#ks;
     const vs = this.#vs;
     while (c.next()) forEachDecoded(this.keyCodec, ks, c.keys, this.valueCodec, vs, c.values, c.count, fn);
     this.#release(c);
+  }
+
+  /**
+   * BPF_MAP_LOOKUP_BATCH into the caller's columns, as cilium/ebpf's BatchLookup fills slices:
+   * entry i's key in `keys[i]` and its value in `values[i]`, for i below the returned count.
+   * Reads from the start of the map, or from where `opts.cursor` stands (then each call fills
+   * the columns from index 0, until `cursor.done`), until the map ends or the columns are full.
+   *
+   * A scalar codec (u32, u64, f64, ...: `Codec.scalar`) takes a typed array of its kind
+   * (Uint32Array for u32 keys, BigUint64Array for u64 values, ...), which the kernel fills in
+   * place: nothing is decoded or allocated per entry, and columns reused across calls make a
+   * dump allocate nothing. Any codec takes a plain array, filled with decoded values (its
+   * length set to the count); plain arrays grow, so two of them take the whole map.
+   *
+   * A hash map is returned a bucket at a time: a call can stop short of full columns when the
+   * next bucket does not fit in what is left (columns smaller than one bucket are an ENOSPC
+   * BpfError). With `andDelete` (hash maps), what is returned is removed and nothing else.
+   */
+  batchLookupInto(
+    keys: K[] | ScalarArray,
+    values: V[] | ScalarArray,
+    opts: TypedBatchOptions & { andDelete?: boolean; cursor?: BatchCursor } = {},
+  ): number {
+    if (this.#keyless) this.#noKeys('batchLookupInto');
+    const kb = this.#columnBytes('keys', this.keyCodec, keys);
+    const vb = this.#columnBytes('values', this.valueCodec, values);
+    if (kb && vb) {
+      // Both columns are the kernel's own layout: one read straight into them.
+      const cap = Math.min(keys.length, values.length);
+      return this.map.batchLookup(kb.subarray(0, cap * this.#ks), vb.subarray(0, cap * this.#vs), opts);
+    }
+    const cap = Math.min(kb ? keys.length : Infinity, vb ? values.length : Infinity, this.map.maxEntries);
+    return this.#decodeInto(keys, values, cap, opts);
+  }
+
+  /**
+   * The bytes of a typed-array column, or undefined for a plain array. A typed array must be of
+   * the codec's scalar kind: its elements then hold exactly the bytes the kernel writes.
+   */
+  #columnBytes(what: string, codec: Codec<unknown>, col: unknown[] | ScalarArray): Uint8Array | undefined {
+    if (Array.isArray(col)) return undefined;
+    if (!ArrayBuffer.isView(col)) throw new ArgumentError(`batchLookupInto: ${what} must be an array or a typed array`);
+    const want = codec.scalar;
+    if (!want || !isScalarArrayOf(want, col)) {
+      const needs = want ? `a ${scalarArrayName(want)} (its codec is ${want})` : 'a plain array (its codec is not a single scalar)';
+      throw new ArgumentError(`batchLookupInto: ${what} is a ${col.constructor.name}, where this map's ${what} need ${needs}`);
+    }
+    return new Uint8Array(col.buffer, col.byteOffset, col.byteLength);
+  }
+
+  /** batchLookupInto's columns when one is a plain array: chunks read into buffers of their own, then decoded. */
+  #decodeInto(keys: K[] | ScalarArray, values: V[] | ScalarArray, cap: number, opts: TypedBatchOptions & { andDelete?: boolean; cursor?: BatchCursor }): number {
+    const kcol = keys as unknown as K[];
+    const vcol = values as unknown as V[];
+    const c = this.#reader(opts, Math.min(this.#chunk(opts), Math.max(1, cap)));
+    const ks = this.#ks;
+    const vs = this.#vs;
+    let n = 0;
+    while (n < cap && c.next(cap - n, n > 0)) {
+      for (let i = 0; i < c.count; i++) {
+        kcol[n + i] = this.keyCodec.decode(c.keys, i * ks);
+        vcol[n + i] = this.valueCodec.decode(c.values, i * vs);
+      }
+      n += c.count;
+    }
+    this.#release(c);
+    if (Array.isArray(keys)) keys.length = n;
+    if (Array.isArray(values)) values.length = n;
+    return n;
   }
 
   /** Every entry as an array of [key, value], with BPF_MAP_LOOKUP_BATCH (see batchEntries). */

@@ -10,6 +10,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import {
   ArgumentError,
+  BatchCursor,
   BpfError,
   BpfMap,
   CollectionSpec,
@@ -182,6 +183,119 @@ test('batch update, lookup with a cursor, lookup-and-delete and delete (5.6+)', 
   );
   const both = s.typed(pair, codecs.struct<{ n: bigint }>({ n: { offset: 0, codec: codecs.i64 } }, 8));
   assert.equal(both.batchLookup().length, 40, 'struct keys and values');
+});
+
+test('batchLookupInto: typed columns filled by the kernel, plain arrays decoded, a cursor reads in pieces (5.6+)', { skip }, () => {
+  using m = BpfMap.create({ type: 'HASH', keySize: 4, valueSize: 8, maxEntries: 1000, name: 't_cols' });
+  const t = m.typed(codecs.u32, codecs.u64);
+  const entries = Array.from({ length: 700 }, (_, i) => [i * 7 + 3, (BigInt(i) << 40n) + 9n] as [number, bigint]);
+  const expected = new Map(entries);
+  t.batchUpdate(entries);
+  const pairs = (keys: ArrayLike<number>, values: ArrayLike<bigint>, n: number) =>
+    Array.from({ length: n }, (_, i) => [keys[i]!, values[i]!] as [number, bigint]);
+
+  // Typed columns of the codecs' kinds: one read into them, the whole map when they hold it.
+  const keys = new Uint32Array(1000);
+  const values = new BigUint64Array(1000);
+  for (const chunkSize of [undefined, 64, 3]) {
+    keys.fill(0);
+    const n = t.batchLookupInto(keys, values, { chunkSize });
+    assert.equal(n, 700, `chunk ${chunkSize}`);
+    assert.deepEqual(new Map(pairs(keys, values, n)), expected, `chunk ${chunkSize}: the kernel's entries`);
+    assert.equal(keys[700], 0, 'nothing written past the count');
+  }
+
+  // Plain arrays take decoded values (and grow); a typed column beside a plain one works too.
+  const plainKeys: number[] = [1, 2, 3];
+  const plainValues: bigint[] = [];
+  assert.equal(t.batchLookupInto(plainKeys, plainValues, { chunkSize: 50 }), 700);
+  assert.equal(plainKeys.length, 700, 'a plain array is set to the count');
+  assert.deepEqual(new Map(pairs(plainKeys, plainValues, 700)), expected);
+  const mixedValues: bigint[] = [];
+  assert.equal(t.batchLookupInto(keys, mixedValues), 700);
+  assert.deepEqual(new Map(pairs(keys, mixedValues, 700)), expected, 'typed keys, plain values');
+
+  // A cursor: each call fills the columns from index 0 and continues where the last stopped.
+  for (const make of [() => [new Uint32Array(64), new BigUint64Array(64)] as const, () => [new Uint32Array(64), [] as bigint[]] as const]) {
+    const [k, v] = make();
+    const cursor = new BatchCursor();
+    const seen = new Map<number, bigint>();
+    let calls = 0;
+    while (!cursor.done) {
+      const n = t.batchLookupInto(k, v, { cursor });
+      assert.ok(n <= 64, `a call fills at most the columns (${n})`);
+      for (const [key, value] of pairs(k, v, n)) {
+        assert.ok(!seen.has(key), `key ${key} read twice`);
+        seen.set(key, value);
+      }
+      calls++;
+    }
+    assert.ok(calls >= 700 / 64, `read in pieces (${calls} calls)`);
+    assert.deepEqual(seen, expected, `${v.constructor.name} values: the pieces make the map`);
+    assert.equal(t.batchLookupInto(k, v, { cursor }), 0, 'a finished cursor reads nothing');
+  }
+
+  // Columns of one entry: a hash bucket holding two keys does not fit (700 keys in 1024 buckets
+  // share buckets). The error is the kernel's ENOSPC, and what came before it was whole.
+  {
+    const cursor = new BatchCursor();
+    const one = new Uint32Array(1);
+    const oneValue = new BigUint64Array(1);
+    assert.throws(() => {
+      while (!cursor.done) {
+        const n = t.batchLookupInto(one, oneValue, { cursor });
+        assert.equal(expected.get(one[0]!), n === 1 ? oneValue[0] : undefined);
+      }
+    }, isCode('ENOSPC'));
+  }
+
+  // Wrong columns are refused before any syscall: with andDelete, nothing is taken.
+  const refused = (k: unknown, v: unknown, what: RegExp) =>
+    assert.throws(() => t.batchLookupInto(k as never, v as never, { andDelete: true }), (e: unknown) => e instanceof ArgumentError && what.test(e.message));
+  refused(new Uint32Array(10), new Float64Array(10), /values is a Float64Array.*need a BigUint64Array/);
+  refused(new Int32Array(10), new BigUint64Array(10), /keys is a Int32Array.*need a Uint32Array/);
+  refused(new Uint32Array(10), 'values', /values must be an array/);
+  const ts = m.typed(codecs.u32, codecs.struct<{ n: bigint }>({ n: { offset: 0, codec: codecs.u64 } }, 8));
+  assert.throws(() => ts.batchLookupInto(new Uint32Array(4), new BigUint64Array(4)), /need a plain array/);
+  assert.equal([...t.keys()].length, 700, 'the refused calls took nothing');
+  using other = BpfMap.create({ type: 'HASH', keySize: 4, valueSize: 8, maxEntries: 4 });
+  const used = new BatchCursor();
+  t.batchLookupInto(new Uint32Array(8), new BigUint64Array(8), { cursor: used });
+  assert.throws(() => other.typed(codecs.u32, codecs.u64).batchLookupInto(keys, values, { cursor: used }), /belongs to the map it started on/);
+
+  // andDelete removes exactly what it returned, and the rest stays.
+  const k100 = new Uint32Array(100);
+  const v100 = new BigUint64Array(100);
+  const taken = t.batchLookupInto(k100, v100, { andDelete: true });
+  assert.ok(taken > 0 && taken <= 100, `taken ${taken}`);
+  for (const [key, value] of pairs(k100, v100, taken)) {
+    assert.equal(expected.get(key), value);
+    assert.equal(t.get(key), undefined, `key ${key} was removed`);
+  }
+  assert.equal([...t.keys()].length, 700 - taken, 'only the returned entries were removed');
+
+  // An array map (the cursor is the key) and per-CPU values (plain arrays of per-CPU arrays).
+  using a = BpfMap.create({ type: 'ARRAY', keySize: 4, valueSize: 4, maxEntries: 10 });
+  const ta = a.typed(codecs.u32, codecs.u32);
+  for (let i = 0; i < 10; i++) ta.set(i, i * i);
+  const ak = new Uint32Array(4);
+  const av = new Uint32Array(4);
+  const cursor = new BatchCursor();
+  const got: number[][] = [];
+  while (!cursor.done) {
+    const n = ta.batchLookupInto(ak, av, { cursor });
+    for (let i = 0; i < n; i++) got.push([ak[i]!, av[i]!]);
+  }
+  assert.deepEqual(got, Array.from({ length: 10 }, (_, i) => [i, i * i]), 'in key order, in pieces of 4');
+  using pc = BpfMap.create({ type: 'PERCPU_HASH', keySize: 4, valueSize: 4, maxEntries: 8 });
+  const tp = pc.typed(codecs.u32, perCpuCodec(codecs.u32));
+  const perCpu = Array.from({ length: possibleCpuCount() }, (_, cpu) => cpu + 1);
+  tp.set(5, perCpu);
+  const pk = new Uint32Array(8);
+  const pv: number[][] = [];
+  assert.equal(tp.batchLookupInto(pk, pv), 1);
+  assert.equal(pk[0], 5);
+  assert.deepEqual(pv, [perCpu]);
 });
 
 test('freeze: userspace writes fail with EPERM, reads work (5.2+)', { skip }, () => {
