@@ -173,12 +173,12 @@ export interface BatchOptions {
 export class BatchCursor {
   /** The kernel has returned the map's last entries: further lookups with this cursor read nothing. */
   done = false;
-  /** in_batch: where the next call starts (null: at the beginning). */
+  /** in_batch: where the next call starts (null: at the beginning). @internal */
   position: Uint8Array | null = null;
   #out: Uint8Array | null = null;
   #map: BpfMap | null = null;
 
-  /** out_batch for the next call: the kernel writes where the walk stopped. */
+  /** out_batch for the next call: the kernel writes where the walk stopped. @internal */
   spareFor(map: BpfMap): Uint8Array {
     if (this.#map !== map) {
       if (this.#map) throw new ArgumentError(`a BatchCursor belongs to the map it started on (${this.#map.name || 'unnamed'}), not ${map.name || 'another'}`);
@@ -188,7 +188,7 @@ export class BatchCursor {
     return (this.#out ??= new Uint8Array(Math.max(map.keySize, 4)));
   }
 
-  /** After a call that did not end the walk: its out_batch is where the next one starts. */
+  /** After a call that did not end the walk: its out_batch is where the next one starts. @internal */
   advance(): void {
     const was = this.position;
     this.position = this.#out;
