@@ -719,8 +719,8 @@ export class TypedMap<K, V> implements Iterable<[K, V]> {
     opts: TypedBatchOptions & { andDelete?: boolean; cursor?: BatchCursor } = {},
   ): number {
     if (this.#keyless) this.#noKeys('batchLookupInto');
-    const kb = this.#columnBytes('keys', this.keyCodec, keys);
-    const vb = this.#columnBytes('values', this.valueCodec, values);
+    const kb = this.#columnBytes('batchLookupInto', 'keys', this.keyCodec, keys);
+    const vb = this.#columnBytes('batchLookupInto', 'values', this.valueCodec, values);
     if (kb && vb) {
       // Both columns are the kernel's own layout: one read straight into them.
       const cap = Math.min(keys.length, values.length);
@@ -734,15 +734,22 @@ export class TypedMap<K, V> implements Iterable<[K, V]> {
    * The bytes of a typed-array column, or undefined for a plain array. A typed array must be of
    * the codec's scalar kind: its elements then hold exactly the bytes the kernel writes.
    */
-  #columnBytes(what: string, codec: Codec<unknown>, col: unknown[] | ScalarArray): Uint8Array | undefined {
+  #columnBytes(op: string, what: string, codec: Codec<unknown>, col: unknown[] | ScalarArray): Uint8Array | undefined {
     if (Array.isArray(col)) return undefined;
-    if (!ArrayBuffer.isView(col)) throw new ArgumentError(`batchLookupInto: ${what} must be an array or a typed array`);
+    if (!ArrayBuffer.isView(col)) throw new ArgumentError(`${op}: ${what} must be an array or a typed array`);
     const want = codec.scalar;
     if (!want || !isScalarArrayOf(want, col)) {
       const needs = want ? `a ${scalarArrayName(want)} (its codec is ${want})` : 'a plain array (its codec is not a single scalar)';
-      throw new ArgumentError(`batchLookupInto: ${what} is a ${col.constructor.name}, where this map's ${what} need ${needs}`);
+      throw new ArgumentError(`${op}: ${what} is a ${col.constructor.name}, where this map's ${what} need ${needs}`);
     }
     return new Uint8Array(col.buffer, col.byteOffset, col.byteLength);
+  }
+
+  /** A plain array's elements encoded back to back. */
+  #encodeColumn<T>(codec: Codec<T>, col: readonly T[], size: number): Uint8Array {
+    const out = new Uint8Array(col.length * size);
+    for (let i = 0; i < col.length; i++) codec.encode(col[i]!, out, i * size);
+    return out;
   }
 
   /** batchLookupInto's columns when one is a plain array: chunks read into buffers of their own, then decoded. */
@@ -787,38 +794,57 @@ export class TypedMap<K, V> implements Iterable<[K, V]> {
    */
   batchUpdate(entries: Iterable<readonly [K, V]>, opts: TypedBatchOptions = {}): number {
     if (this.#keyless) this.#noKeys('batchUpdate');
-    const list = Array.isArray(entries) ? (entries as readonly (readonly [K, V])[]) : [...entries];
-    const chunk = this.#chunk(opts);
+    const keys: K[] = [];
+    const values: V[] = [];
+    for (const [k, v] of entries) {
+      keys.push(k);
+      values.push(v);
+    }
+    return this.batchUpdateFrom(keys, values, opts);
+  }
+
+  /**
+   * BPF_MAP_UPDATE_BATCH from columns (5.6+; as cilium/ebpf's BatchUpdate takes slices): each
+   * `keys[i]` set to `values[i]`, created or replaced. Typed arrays of the codecs' scalar kinds
+   * (as batchLookupInto takes) go to the kernel as they are; plain arrays are encoded first.
+   * Returns the number written; a failure reports how many of its chunk were written.
+   */
+  batchUpdateFrom(keys: K[] | ScalarArray, values: V[] | ScalarArray, opts: TypedBatchOptions = {}): number {
+    if (this.#keyless) this.#noKeys('batchUpdateFrom');
+    if (keys.length !== values.length) throw new ArgumentError(`batchUpdateFrom: ${keys.length} keys but ${values.length} values`);
     const ks = this.#ks;
     const vs = this.#vs;
-    const n0 = Math.min(chunk, list.length);
-    const keys = new Uint8Array(n0 * ks);
-    const values = new Uint8Array(n0 * vs);
+    const kb = this.#columnBytes('batchUpdateFrom', 'keys', this.keyCodec, keys) ?? this.#encodeColumn(this.keyCodec, keys as K[], ks);
+    const vb = this.#columnBytes('batchUpdateFrom', 'values', this.valueCodec, values) ?? this.#encodeColumn(this.valueCodec, values as V[], vs);
+    const chunk = this.#chunk(opts);
     let written = 0;
-    for (let start = 0; start < list.length; start += chunk) {
-      const n = Math.min(chunk, list.length - start);
-      for (let i = 0; i < n; i++) {
-        const e = list[start + i]!;
-        this.keyCodec.encode(e[0], keys, i * ks);
-        this.valueCodec.encode(e[1], values, i * vs);
-      }
-      written += mapUpdateBatch(this.#fd.value, keys, values, n, opts.elemFlags ?? 0);
+    for (let start = 0; start < keys.length; start += chunk) {
+      const n = Math.min(chunk, keys.length - start);
+      written += mapUpdateBatch(this.#fd.value, kb.subarray(start * ks, (start + n) * ks), vb.subarray(start * vs, (start + n) * vs), n, opts.elemFlags ?? 0);
     }
     return written;
   }
 
-  /** Deletes many keys with BPF_MAP_DELETE_BATCH (5.6+). A missing key stops it with ENOENT. Returns the number deleted. */
+  /**
+   * Deletes many keys with BPF_MAP_DELETE_BATCH (5.6+). A missing key stops it with ENOENT.
+   * Returns the number deleted. A typed array of the key codec's scalar kind goes to the
+   * kernel as it is.
+   */
   batchDelete(keys: Iterable<K>, opts: TypedBatchOptions = {}): number {
     if (this.#keyless) this.#noKeys('batchDelete');
+    const scalar = this.keyCodec.scalar;
+    if (scalar && isScalarArrayOf(scalar, keys)) return this.#deleteColumn(new Uint8Array(keys.buffer, keys.byteOffset, keys.byteLength), keys.length, opts);
     const list = Array.isArray(keys) ? (keys as readonly K[]) : [...keys];
+    return this.#deleteColumn(this.#encodeColumn(this.keyCodec, list, this.#ks), list.length, opts);
+  }
+
+  #deleteColumn(bytes: Uint8Array, count: number, opts: TypedBatchOptions): number {
     const chunk = this.#chunk(opts);
     const ks = this.#ks;
-    const buf = new Uint8Array(Math.min(chunk, list.length) * ks);
     let deleted = 0;
-    for (let start = 0; start < list.length; start += chunk) {
-      const n = Math.min(chunk, list.length - start);
-      for (let i = 0; i < n; i++) this.keyCodec.encode(list[start + i]!, buf, i * ks);
-      deleted += mapDeleteBatch(this.#fd.value, buf, n, opts.elemFlags ?? 0);
+    for (let start = 0; start < count; start += chunk) {
+      const n = Math.min(chunk, count - start);
+      deleted += mapDeleteBatch(this.#fd.value, bytes.subarray(start * ks, (start + n) * ks), n, opts.elemFlags ?? 0);
     }
     return deleted;
   }

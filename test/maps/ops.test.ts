@@ -298,6 +298,36 @@ test('batchLookupInto: typed columns filled by the kernel, plain arrays decoded,
   assert.deepEqual(pv, [perCpu]);
 });
 
+test('batchUpdateFrom and batchDelete take columns; a bad entry anywhere writes nothing (5.6+)', { skip }, () => {
+  using m = BpfMap.create({ type: 'HASH', keySize: 4, valueSize: 8, maxEntries: 512, name: 't_colupd' });
+  const t = m.typed(codecs.u32, codecs.u64);
+  const keys = Uint32Array.from({ length: 300 }, (_, i) => i * 11 + 1);
+  const values = BigUint64Array.from({ length: 300 }, (_, i) => (1n << 63n) + BigInt(i));
+  assert.equal(t.batchUpdateFrom(keys, values, { chunkSize: 64 }), 300, 'typed columns, in chunks');
+  for (let i = 0; i < 300; i += 37) assert.equal(t.get(keys[i]!), values[i], `key ${keys[i]}`);
+  assert.equal(t.batchUpdateFrom([5000, 5001], [7n, 8n]), 2, 'plain arrays');
+  assert.equal(t.get(5001), 8n);
+  assert.equal(t.batchUpdateFrom(new Uint32Array([5002]), [9n]), 1, 'a typed column beside a plain one');
+  assert.equal(t.get(5002), 9n);
+
+  // Refused before any syscall: nothing is written.
+  const before = [...t.keys()].length;
+  assert.throws(() => t.batchUpdateFrom(new Uint32Array(2), new BigUint64Array(3)), (e: unknown) => e instanceof ArgumentError && /2 keys but 3 values/.test(e.message));
+  assert.throws(() => t.batchUpdateFrom(new Uint32Array([9000]), new Float64Array([1])), /values is a Float64Array.*need a BigUint64Array/);
+  assert.throws(() => t.batchUpdateFrom([9000, 9001, 9002], [1n, 2n, 2n ** 64n]), 'a value out of range');
+  assert.throws(() => t.batchUpdate([[9000, 1n], [9001, 2n], [-1.5 as number, 3n]]), 'a key that is not a u32');
+  assert.equal([...t.keys()].length, before, 'no entry of a refused batch was written');
+  assert.equal(t.get(9000), undefined);
+
+  // batchDelete: a Uint32Array goes as it is; another typed array is converted as any iterable.
+  assert.equal(t.batchDelete(keys.subarray(0, 100)), 100);
+  assert.equal(t.get(keys[0]!), undefined);
+  assert.equal(t.get(keys[100]!), values[100]);
+  assert.equal(t.batchDelete(Float64Array.from(keys.subarray(100, 150))), 50);
+  assert.equal([...t.keys()].length, before - 150);
+  assert.throws(() => t.batchDelete(new Uint32Array([keys[0]!])), isCode('ENOENT'), 'a missing key');
+});
+
 test('freeze: userspace writes fail with EPERM, reads work (5.2+)', { skip }, () => {
   using m = BpfMap.create({ type: 'ARRAY', keySize: 4, valueSize: 4, maxEntries: 2 });
   const t = m.typed(codecs.u32, codecs.u32);
