@@ -173,26 +173,34 @@ export interface BatchOptions {
 export class BatchCursor {
   /** The kernel has returned the map's last entries: further lookups with this cursor read nothing. */
   done = false;
-  /** in_batch: where the next call starts (null: at the beginning). @internal */
-  position: Uint8Array | null = null;
+  /** in_batch: where the next call starts (null: at the beginning). */
+  #position: Uint8Array | null = null;
+  /** out_batch: where the kernel writes the position after the call. */
   #out: Uint8Array | null = null;
   #map: BpfMap | null = null;
 
-  /** out_batch for the next call: the kernel writes where the walk stopped. @internal */
-  spareFor(map: BpfMap): Uint8Array {
+  /**
+   * One BPF_MAP_LOOKUP_BATCH of at most `count` entries into `keys` and `values`, from where
+   * the cursor stands; moves the cursor past them (or marks it done). Returns the count read.
+   * The kernel's errors are thrown as they are: ENOSPC when the next hash bucket holds more
+   * than `count` entries (nothing was copied, the cursor has not moved). @internal
+   */
+  read(map: BpfMap, keys: Uint8Array, values: Uint8Array, count: number, opts: { elemFlags?: number; andDelete?: boolean }): number {
+    if (this.done) return 0;
     if (this.#map !== map) {
       if (this.#map) throw new ArgumentError(`a BatchCursor belongs to the map it started on (${this.#map.name || 'unnamed'}), not ${map.name || 'another'}`);
       this.#map = map;
     }
     // Hash maps use a 4-byte bucket index, arrays the key itself: max(keySize, 4) fits both.
-    return (this.#out ??= new Uint8Array(Math.max(map.keySize, 4)));
-  }
-
-  /** After a call that did not end the walk: its out_batch is where the next one starts. @internal */
-  advance(): void {
-    const was = this.position;
-    this.position = this.#out;
-    this.#out = was;
+    const out = (this.#out ??= new Uint8Array(Math.max(map.keySize, 4)));
+    const r = mapLookupBatch(map.fd.value, this.#position, out, keys, values, count, opts);
+    if (r.done || r.count === 0) this.done = true;
+    else {
+      // This call's out_batch is where the next one starts.
+      this.#out = this.#position;
+      this.#position = out;
+    }
+    return r.count;
   }
 }
 
@@ -592,17 +600,13 @@ export class BpfMap extends BpfObject {
       throw new ArgumentError(`values buffer too small for ${cap} entries of ${this.userValueSize} bytes`, 'ERR_VALUE_SIZE');
     }
     const cursor = opts.cursor ?? new BatchCursor();
-    if (cursor.done) return 0;
     let chunk = Math.min(opts.chunkSize ?? cap, cap);
     let total = 0;
-    while (total < cap) {
+    while (total < cap && !cursor.done) {
       const n = Math.min(chunk, cap - total);
-      let r;
       try {
-        r = mapLookupBatch(
-          this.fd.value,
-          cursor.position,
-          cursor.spareFor(this),
+        total += cursor.read(
+          this,
           keys.subarray(total * this.keySize, (total + n) * this.keySize),
           values.subarray(total * this.userValueSize, (total + n) * this.userValueSize),
           n,
@@ -621,12 +625,6 @@ export class BpfMap extends BpfObject {
         }
         throw e;
       }
-      total += r.count;
-      if (r.done) {
-        cursor.done = true;
-        break;
-      }
-      cursor.advance();
     }
     return total;
   }

@@ -29,7 +29,6 @@ import {
   mapDeleteElem,
   mapGetNextKey,
   mapLookupAndDeleteElem,
-  mapLookupBatch,
   mapLookupElem,
   mapUpdateBatch,
   mapUpdateElem,
@@ -278,16 +277,11 @@ class ChunkReader {
    */
   next(max = Infinity, stopWhenFull = false): boolean {
     const cursor = this.#cursor;
-    if (cursor.done) return false;
     const map = this.#map;
-    for (;;) {
+    while (!cursor.done) {
       const want = Math.min(this.#chunk, max);
-      let r;
       try {
-        r = mapLookupBatch(map.fd.value, cursor.position, cursor.spareFor(map), this.keys, this.values, want, {
-          elemFlags: this.#elemFlags,
-          andDelete: this.#andDelete,
-        });
+        this.count = cursor.read(map, this.keys, this.values, want, { elemFlags: this.#elemFlags, andDelete: this.#andDelete });
       } catch (e) {
         // The next hash bucket holds more entries than `want` (the kernel returns buckets whole):
         // a bigger chunk, unless `max` forbids it.
@@ -302,11 +296,9 @@ class ChunkReader {
         }
         throw e;
       }
-      this.count = r.count;
-      if (r.done || r.count === 0) cursor.done = true;
-      else cursor.advance();
-      return r.count > 0;
+      return this.count > 0;
     }
+    return false;
   }
 }
 
@@ -337,6 +329,11 @@ function storeExactly(col: ScalarArray, big: boolean, x: unknown): boolean {
   if (typeof x !== 'number') return false;
   (col as Float64Array)[0] = x;
   return col[0] === x;
+}
+
+/** The bytes of a typed array (no copy). */
+function bytesOf(a: ScalarArray): Uint8Array {
+  return new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
 }
 
 /** `bytes` as a typed array of the codec's scalar kind (values in host order), or undefined if it has none or `bytes` is unaligned. */
@@ -742,7 +739,7 @@ export class TypedMap<K, V> implements Iterable<[K, V]> {
       const needs = want ? `a ${scalarArrayName(want)} (its codec is ${want})` : 'a plain array (its codec is not a single scalar)';
       throw new ArgumentError(`${op}: ${what} is a ${col.constructor.name}, where this map's ${what} need ${needs}`);
     }
-    return new Uint8Array(col.buffer, col.byteOffset, col.byteLength);
+    return bytesOf(col);
   }
 
   /** A plain array's elements encoded back to back. */
@@ -833,7 +830,7 @@ export class TypedMap<K, V> implements Iterable<[K, V]> {
   batchDelete(keys: Iterable<K>, opts: TypedBatchOptions = {}): number {
     if (this.#keyless) this.#noKeys('batchDelete');
     const scalar = this.keyCodec.scalar;
-    if (scalar && isScalarArrayOf(scalar, keys)) return this.#deleteColumn(new Uint8Array(keys.buffer, keys.byteOffset, keys.byteLength), keys.length, opts);
+    if (scalar && isScalarArrayOf(scalar, keys)) return this.#deleteColumn(bytesOf(keys), keys.length, opts);
     const list = Array.isArray(keys) ? (keys as readonly K[]) : [...keys];
     return this.#deleteColumn(this.#encodeColumn(this.keyCodec, list, this.#ks), list.length, opts);
   }
